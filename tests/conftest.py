@@ -1,0 +1,30 @@
+import pytest
+
+from dataflow.accounts.models import Role
+from tests.factories import PeriodFactory, UserFactory, complete_proposal
+
+
+@pytest.fixture
+def period(db):
+    return PeriodFactory()
+
+
+@pytest.fixture
+def astronomer(db):
+    return UserFactory(username="ada", email="ada@example.org", institute="Universität Göttingen")
+
+
+@pytest.fixture
+def other_astronomer(db):
+    return UserFactory(username="bob", email="bob@example.org", institute="Université Paris-Saclay")
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", email="staff@example.org", roles=[Role.STAFF])
+
+
+@pytest.fixture
+def draft(astronomer, period):
+    """A complete draft of ``astronomer`` in the open ``period``."""
+    return complete_proposal(pi=astronomer, period=period)
