@@ -35,9 +35,16 @@ class Site:
     @cached_property
     def location(self) -> EarthLocation:
         return EarthLocation.from_geodetic(
-            lon=self.longitude_deg * u.deg, lat=self.latitude_deg * u.deg, height=self.height_m * u.m
+            lon=self.longitude_deg * u.deg,
+            lat=self.latitude_deg * u.deg,
+            height=self.height_m * u.m,
         )
 
 
-PARANAL = Site("Paranal", latitude_deg=-24.6272, longitude_deg=-70.4042, height_m=2635.0,
-               timezone="America/Santiago")
+PARANAL = Site(
+    "Paranal",
+    latitude_deg=-24.6272,
+    longitude_deg=-70.4042,
+    height_m=2635.0,
+    timezone="America/Santiago",
+)
