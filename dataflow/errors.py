@@ -3,9 +3,8 @@
 Every API error is JSON: ``{"detail": "...", "errors": {field: [messages]}}`` (errors optional).
 """
 
-from typing import Any
-
 from http import HTTPStatus as status
+from typing import Any
 
 
 class DomainError(Exception):
@@ -57,7 +56,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
         return Response(body, status=int(exc.status_code))
     if isinstance(exc, DjangoValidationError):
         exc = DRFValidationError(
-            detail=exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            detail=exc.message_dict
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": exc.messages}
         )
     response = exception_handler(exc, context)
     if response is not None and isinstance(exc, DRFValidationError):

@@ -16,7 +16,11 @@ def check_figure(file: IO[bytes], size: int) -> str:
     if size > limit:
         raise InvalidInput(
             "Figure too large.",
-            {"image": [f"The file is {size / 1e6:.1f} MB; figures are limited to {limit / 1e6:.1f} MB."]},
+            {
+                "image": [
+                    f"The file is {size / 1e6:.1f} MB; figures are limited to {limit / 1e6:.1f} MB."
+                ]
+            },
         )
     try:
         file.seek(0)
@@ -25,10 +29,13 @@ def check_figure(file: IO[bytes], size: int) -> str:
             img.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise InvalidInput(
-            "Not an image.", {"image": ["The file is not a PNG or JPEG image (checked by its content)."]}
+            "Not an image.",
+            {"image": ["The file is not a PNG or JPEG image (checked by its content)."]},
         ) from exc
     finally:
         file.seek(0)
     if fmt not in ALLOWED_FORMATS:
-        raise InvalidInput("Unsupported image.", {"image": [f"{fmt} images are not accepted: use PNG or JPEG."]})
+        raise InvalidInput(
+            "Unsupported image.", {"image": [f"{fmt} images are not accepted: use PNG or JPEG."]}
+        )
     return ALLOWED_FORMATS[fmt]

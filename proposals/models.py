@@ -22,9 +22,12 @@ class Period(models.Model):
     class Meta:
         ordering = ["-number"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="period_end_after_start"),
             models.CheckConstraint(
-                condition=models.Q(deadline__gt=models.F("call_opens")), name="period_deadline_after_opening"
+                condition=models.Q(end__gt=models.F("start")), name="period_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(deadline__gt=models.F("call_opens")),
+                name="period_deadline_after_opening",
             ),
         ]
 
@@ -62,14 +65,20 @@ class ProposalStatus(models.TextChoices):
 
 class Proposal(models.Model):
     period = models.ForeignKey(Period, on_delete=models.PROTECT, related_name="proposals")
-    pi = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pi_proposals")
+    pi = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pi_proposals"
+    )
     title = models.CharField(max_length=300)
     abstract = models.TextField(blank=True)
     category = models.CharField(max_length=1, choices=Category.choices, blank=True)
-    proposal_type = models.CharField(max_length=20, choices=ProposalType.choices, default=ProposalType.NORMAL)
+    proposal_type = models.CharField(
+        max_length=20, choices=ProposalType.choices, default=ProposalType.NORMAL
+    )
     scientific_justification = models.TextField(blank=True)
-    status = models.CharField(max_length=20, choices=ProposalStatus.choices, default=ProposalStatus.DRAFT)
-    # Assigned at submission: period.category-number, e.g. 118.C-0042. The number is unique per period.
+    status = models.CharField(
+        max_length=20, choices=ProposalStatus.choices, default=ProposalStatus.DRAFT
+    )
+    # Assigned at submission: period.category-number, e.g. 118.C-0042; unique per period.
     programme_number = models.PositiveIntegerField(null=True, blank=True)
     programme_id = models.CharField(max_length=20, unique=True, null=True, blank=True)
     # Incremented by every write; the API's ETag. Concurrent edits are detected with If-Match.
@@ -100,7 +109,11 @@ class CoInvestigator(models.Model):
 
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="coinvestigators")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="coi_of"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="coi_of",
     )
     email = models.EmailField()
     invitation_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -108,7 +121,9 @@ class CoInvestigator(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["proposal", "email"], name="coi_unique_email")]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "email"], name="coi_unique_email")
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -125,7 +140,9 @@ class Target(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["proposal", "name"], name="target_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "name"], name="target_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -157,15 +174,21 @@ class ObservingRun(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(1)],
     )
     max_seeing_arcsec = models.FloatField(default=1.2, validators=[MinValueValidator(0.1)])
-    transparency = models.CharField(max_length=20, choices=Transparency.choices, default=Transparency.CLEAR)
-    max_airmass = models.FloatField(default=1.6, validators=[MinValueValidator(1.0), MaxValueValidator(5.0)])
+    transparency = models.CharField(
+        max_length=20, choices=Transparency.choices, default=Transparency.CLEAR
+    )
+    max_airmass = models.FloatField(
+        default=1.6, validators=[MinValueValidator(1.0), MaxValueValidator(5.0)]
+    )
     targets = models.ManyToManyField(Target, related_name="runs", blank=True)
     preferred_dates = models.JSONField(default=list, blank=True, help_text="VM: ISO dates.")
     impossible_dates = models.JSONField(default=list, blank=True, help_text="VM: ISO dates.")
 
     class Meta:
         ordering = ["letter"]
-        constraints = [models.UniqueConstraint(fields=["proposal", "letter"], name="run_unique_letter")]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "letter"], name="run_unique_letter")
+        ]
 
     def __str__(self) -> str:
         prefix = self.proposal.programme_id or f"#{self.proposal_id}"
@@ -191,6 +214,9 @@ class Figure(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return self.caption or self.image.name
+
 
 class ProposalEvent(models.Model):
     """Every status change of a proposal: who, when, from, to."""
@@ -204,3 +230,6 @@ class ProposalEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.proposal_id}: {self.old} -> {self.new}"

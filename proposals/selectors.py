@@ -19,10 +19,19 @@ def proposals_visible_to(user: User | AnonymousUser) -> QuerySet[Proposal]:
 
 def proposal_detail(*, user: User | AnonymousUser, pk: int) -> Proposal:
     """The proposal with everything a page or the PDF shows; DoesNotExist if not visible."""
-    return proposals_visible_to(user).prefetch_related(
-        "coinvestigators__user__profile", "targets", "runs__telescope", "runs__instrument",
-        "runs__targets", "figures", "events__actor",
-    ).get(pk=pk)
+    return (
+        proposals_visible_to(user)
+        .prefetch_related(
+            "coinvestigators__user__profile",
+            "targets",
+            "runs__telescope",
+            "runs__instrument",
+            "runs__targets",
+            "figures",
+            "events__actor",
+        )
+        .get(pk=pk)
+    )
 
 
 def open_periods() -> QuerySet[Period]:

@@ -40,14 +40,19 @@ def _lock_for_edit(*, proposal_id: int, actor: User, expected_version: int | Non
         raise NotAllowed("Only the PI and co-investigators may edit this proposal.")
     if not proposal.is_editable:
         raise Frozen(
-            f"Proposal {proposal.programme_id or proposal.pk} is {proposal.get_status_display().lower()} "
-            "and can no longer be edited."
+            f"Proposal {proposal.programme_id or proposal.pk} is "
+            f"{proposal.get_status_display().lower()} and can no longer be edited."
         )
+    _check_version(proposal, expected_version)
+    return proposal
+
+
+def _check_version(proposal: Proposal, expected_version: int | None) -> None:
+    """If-Match: refuse a write based on a stale copy (None: the client did not ask)."""
     if expected_version is not None and expected_version != proposal.version:
         raise StaleVersion(
             "The proposal was changed by someone else since you loaded it: reload and edit again."
         )
-    return proposal
 
 
 def _touch(proposal: Proposal) -> None:
@@ -66,15 +71,28 @@ def _full_clean(obj: Any, exclude: list[str] | None = None) -> None:
 
 @transaction.atomic
 def proposal_create(
-    *, pi: User, period: Period, title: str, abstract: str = "", category: str = "",
-    proposal_type: str = "normal", scientific_justification: str = "",
+    *,
+    pi: User,
+    period: Period,
+    title: str,
+    abstract: str = "",
+    category: str = "",
+    proposal_type: str = "normal",
+    scientific_justification: str = "",
 ) -> Proposal:
     """Open a draft proposal for the period's call."""
     if not period.call_is_open():
-        raise InvalidInput("The call is closed.", {"period": [f"The call for {period} is not open."]})
+        raise InvalidInput(
+            "The call is closed.", {"period": [f"The call for {period} is not open."]}
+        )
     proposal = Proposal(
-        period=period, pi=pi, title=title, abstract=abstract, category=category,
-        proposal_type=proposal_type, scientific_justification=scientific_justification,
+        period=period,
+        pi=pi,
+        title=title,
+        abstract=abstract,
+        category=category,
+        proposal_type=proposal_type,
+        scientific_justification=scientific_justification,
     )
     _full_clean(proposal, exclude=["final_pdf"])
     proposal.save()
@@ -88,8 +106,12 @@ def proposal_update(
     """Change the proposal's own text fields."""
     unknown = set(fields) - PROPOSAL_FIELDS
     if unknown:
-        raise InvalidInput("Unknown fields.", {f: ["This field cannot be changed here."] for f in unknown})
-    proposal = _lock_for_edit(proposal_id=proposal_id, actor=actor, expected_version=expected_version)
+        raise InvalidInput(
+            "Unknown fields.", {f: ["This field cannot be changed here."] for f in unknown}
+        )
+    proposal = _lock_for_edit(
+        proposal_id=proposal_id, actor=actor, expected_version=expected_version
+    )
     for name, value in fields.items():
         setattr(proposal, name, value)
     _full_clean(proposal, exclude=["final_pdf"])
@@ -99,12 +121,21 @@ def proposal_update(
 
 
 def _target_values(
-    *, name: str, ra: str | float, dec: str | float, magnitude: float | None,
-    pm_ra_mas_yr: float, pm_dec_mas_yr: float,
+    *,
+    name: str,
+    ra: str | float,
+    dec: str | float,
+    magnitude: float | None,
+    pm_ra_mas_yr: float,
+    pm_dec_mas_yr: float,
 ) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
-    values: dict[str, Any] = {"name": (name or "").strip(), "magnitude": magnitude,
-                              "pm_ra_mas_yr": pm_ra_mas_yr or 0.0, "pm_dec_mas_yr": pm_dec_mas_yr or 0.0}
+    values: dict[str, Any] = {
+        "name": (name or "").strip(),
+        "magnitude": magnitude,
+        "pm_ra_mas_yr": pm_ra_mas_yr or 0.0,
+        "pm_dec_mas_yr": pm_dec_mas_yr or 0.0,
+    }
     if not values["name"]:
         errors["name"] = ["A target needs a name."]
     for key, parse, field in (("ra_deg", parse_ra, "ra"), ("dec_deg", parse_dec, "dec")):
@@ -119,16 +150,33 @@ def _target_values(
 
 @transaction.atomic
 def target_create(
-    *, proposal_id: int, actor: User, name: str, ra: str | float, dec: str | float,
-    magnitude: float | None = None, pm_ra_mas_yr: float = 0.0, pm_dec_mas_yr: float = 0.0,
+    *,
+    proposal_id: int,
+    actor: User,
+    name: str,
+    ra: str | float,
+    dec: str | float,
+    magnitude: float | None = None,
+    pm_ra_mas_yr: float = 0.0,
+    pm_dec_mas_yr: float = 0.0,
     expected_version: int | None = None,
 ) -> Target:
     """Add a target; coordinates in sexagesimal or degrees."""
-    proposal = _lock_for_edit(proposal_id=proposal_id, actor=actor, expected_version=expected_version)
-    values = _target_values(name=name, ra=ra, dec=dec, magnitude=magnitude,
-                            pm_ra_mas_yr=pm_ra_mas_yr, pm_dec_mas_yr=pm_dec_mas_yr)
+    proposal = _lock_for_edit(
+        proposal_id=proposal_id, actor=actor, expected_version=expected_version
+    )
+    values = _target_values(
+        name=name,
+        ra=ra,
+        dec=dec,
+        magnitude=magnitude,
+        pm_ra_mas_yr=pm_ra_mas_yr,
+        pm_dec_mas_yr=pm_dec_mas_yr,
+    )
     if proposal.targets.filter(name=values["name"]).exists():
-        raise InvalidInput("Duplicate target.", {"name": [f"A target named {values['name']} exists already."]})
+        raise InvalidInput(
+            "Duplicate target.", {"name": [f"A target named {values['name']} exists already."]}
+        )
     target = Target(proposal=proposal, **values)
     _full_clean(target)
     target.save()
@@ -138,17 +186,34 @@ def target_create(
 
 @transaction.atomic
 def target_update(
-    *, target_id: int, actor: User, name: str, ra: str | float, dec: str | float,
-    magnitude: float | None = None, pm_ra_mas_yr: float = 0.0, pm_dec_mas_yr: float = 0.0,
+    *,
+    target_id: int,
+    actor: User,
+    name: str,
+    ra: str | float,
+    dec: str | float,
+    magnitude: float | None = None,
+    pm_ra_mas_yr: float = 0.0,
+    pm_dec_mas_yr: float = 0.0,
     expected_version: int | None = None,
 ) -> Target:
     """Change a target."""
     target = Target.objects.get(pk=target_id)
-    proposal = _lock_for_edit(proposal_id=target.proposal_id, actor=actor, expected_version=expected_version)
-    values = _target_values(name=name, ra=ra, dec=dec, magnitude=magnitude,
-                            pm_ra_mas_yr=pm_ra_mas_yr, pm_dec_mas_yr=pm_dec_mas_yr)
+    proposal = _lock_for_edit(
+        proposal_id=target.proposal_id, actor=actor, expected_version=expected_version
+    )
+    values = _target_values(
+        name=name,
+        ra=ra,
+        dec=dec,
+        magnitude=magnitude,
+        pm_ra_mas_yr=pm_ra_mas_yr,
+        pm_dec_mas_yr=pm_dec_mas_yr,
+    )
     if proposal.targets.filter(name=values["name"]).exclude(pk=target.pk).exists():
-        raise InvalidInput("Duplicate target.", {"name": [f"A target named {values['name']} exists already."]})
+        raise InvalidInput(
+            "Duplicate target.", {"name": [f"A target named {values['name']} exists already."]}
+        )
     for key, value in values.items():
         setattr(target, key, value)
     _full_clean(target)
@@ -161,7 +226,9 @@ def target_update(
 def target_delete(*, target_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a target (and from the runs that used it)."""
     target = Target.objects.get(pk=target_id)
-    proposal = _lock_for_edit(proposal_id=target.proposal_id, actor=actor, expected_version=expected_version)
+    proposal = _lock_for_edit(
+        proposal_id=target.proposal_id, actor=actor, expected_version=expected_version
+    )
     target.delete()
     _touch(proposal)
 
@@ -176,20 +243,28 @@ def _parse_dates(values: list[Any] | str | None, field: str) -> list[str]:
         try:
             out.append(dt.date.fromisoformat(str(v).strip()).isoformat())
         except ValueError as exc:
-            raise InvalidInput("Bad date.", {field: [f"'{v}' is not a date (YYYY-MM-DD)."]}) from exc
+            raise InvalidInput(
+                "Bad date.", {field: [f"'{v}' is not a date (YYYY-MM-DD)."]}
+            ) from exc
     return sorted(set(out))
 
 
-def _apply_run_values(run: ObservingRun, proposal: Proposal, values: dict[str, Any]) -> list[Target]:
+def _apply_run_values(
+    run: ObservingRun, proposal: Proposal, values: dict[str, Any]
+) -> list[Target]:
     """Validate and set a run's fields; return its targets (set after save)."""
     errors: dict[str, list[str]] = {}
     telescope = values.get("telescope")
     instrument = values.get("instrument")
     if isinstance(telescope, int | str):
-        telescope = Telescope.objects.filter(pk=telescope).first() or Telescope.objects.filter(name=telescope).first()
+        telescope = (
+            Telescope.objects.filter(pk=telescope).first() if str(telescope).isdigit() else None
+        ) or (Telescope.objects.filter(name=telescope).first())
     if isinstance(instrument, int | str):
-        instrument = Instrument.objects.filter(pk=instrument).first() if str(instrument).isdigit() else (
-            Instrument.objects.filter(name=instrument, telescope=telescope).first()
+        instrument = (
+            Instrument.objects.filter(pk=instrument).first()
+            if str(instrument).isdigit()
+            else (Instrument.objects.filter(name=instrument, telescope=telescope).first())
         )
     if telescope is None:
         errors["telescope"] = ["Choose a telescope."]
@@ -231,9 +306,13 @@ def _apply_run_values(run: ObservingRun, proposal: Proposal, values: dict[str, A
 
 
 @transaction.atomic
-def run_create(*, proposal_id: int, actor: User, expected_version: int | None = None, **values: Any) -> ObservingRun:
+def run_create(
+    *, proposal_id: int, actor: User, expected_version: int | None = None, **values: Any
+) -> ObservingRun:
     """Add an observing run; its letter is the next free one (A, B, ...)."""
-    proposal = _lock_for_edit(proposal_id=proposal_id, actor=actor, expected_version=expected_version)
+    proposal = _lock_for_edit(
+        proposal_id=proposal_id, actor=actor, expected_version=expected_version
+    )
     used = set(proposal.runs.values_list("letter", flat=True))
     letter = next(chr(c) for c in range(ord("A"), ord("Z") + 1) if chr(c) not in used)
     run = ObservingRun(proposal=proposal, letter=letter)
@@ -245,10 +324,14 @@ def run_create(*, proposal_id: int, actor: User, expected_version: int | None = 
 
 
 @transaction.atomic
-def run_update(*, run_id: int, actor: User, expected_version: int | None = None, **values: Any) -> ObservingRun:
+def run_update(
+    *, run_id: int, actor: User, expected_version: int | None = None, **values: Any
+) -> ObservingRun:
     """Change an observing run."""
     run = ObservingRun.objects.get(pk=run_id)
-    proposal = _lock_for_edit(proposal_id=run.proposal_id, actor=actor, expected_version=expected_version)
+    proposal = _lock_for_edit(
+        proposal_id=run.proposal_id, actor=actor, expected_version=expected_version
+    )
     targets = _apply_run_values(run, proposal, values)
     run.save()
     run.targets.set(targets)
@@ -260,20 +343,28 @@ def run_update(*, run_id: int, actor: User, expected_version: int | None = None,
 def run_delete(*, run_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove an observing run."""
     run = ObservingRun.objects.get(pk=run_id)
-    proposal = _lock_for_edit(proposal_id=run.proposal_id, actor=actor, expected_version=expected_version)
+    proposal = _lock_for_edit(
+        proposal_id=run.proposal_id, actor=actor, expected_version=expected_version
+    )
     run.delete()
     _touch(proposal)
 
 
 @transaction.atomic
-def coi_add(*, proposal_id: int, actor: User, email: str, expected_version: int | None = None) -> CoInvestigator:
+def coi_add(
+    *, proposal_id: int, actor: User, email: str, expected_version: int | None = None
+) -> CoInvestigator:
     """Add a co-investigator by e-mail: linked if the user exists, invited otherwise."""
-    proposal = _lock_for_edit(proposal_id=proposal_id, actor=actor, expected_version=expected_version)
+    proposal = _lock_for_edit(
+        proposal_id=proposal_id, actor=actor, expected_version=expected_version
+    )
     email = (email or "").strip().lower()
     coi = CoInvestigator(proposal=proposal, email=email)
     _full_clean(coi, exclude=["user", "proposal"])
     if proposal.coinvestigators.filter(email=email).exists() or proposal.pi.email.lower() == email:
-        raise InvalidInput("Already an investigator.", {"email": [f"{email} is already on this proposal."]})
+        raise InvalidInput(
+            "Already an investigator.", {"email": [f"{email} is already on this proposal."]}
+        )
     coi.user = User.objects.filter(email__iexact=email).first()
     coi.save()
     _touch(proposal)
@@ -286,8 +377,11 @@ def _send_invitation(coi: CoInvestigator, proposal: Proposal, actor: User) -> No
     link = reverse("proposals:accept_invitation", args=[coi.invitation_token])
     EmailMessage(
         subject=f"Invitation to join proposal '{proposal.title}'",
-        body=(f"{actor.get_full_name() or actor.username} invites you as co-investigator of "
-              f"'{proposal.title}'.\nCreate an account with this e-mail address, log in and open {link}"),
+        body=(
+            f"{actor.get_full_name() or actor.username} invites you as co-investigator of "
+            f"'{proposal.title}'.\nCreate an account with this e-mail address, log in "
+            f"and open {link}"
+        ),
         to=[coi.email],
     ).send()
 
@@ -309,18 +403,27 @@ def coi_accept(*, token: str, user: User) -> CoInvestigator:
 def coi_remove(*, coi_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a co-investigator."""
     coi = CoInvestigator.objects.get(pk=coi_id)
-    proposal = _lock_for_edit(proposal_id=coi.proposal_id, actor=actor, expected_version=expected_version)
+    proposal = _lock_for_edit(
+        proposal_id=coi.proposal_id, actor=actor, expected_version=expected_version
+    )
     coi.delete()
     _touch(proposal)
 
 
 @transaction.atomic
 def figure_add(
-    *, proposal_id: int, actor: User, file: IO[bytes], size: int, caption: str = "",
+    *,
+    proposal_id: int,
+    actor: User,
+    file: IO[bytes],
+    size: int,
+    caption: str = "",
     expected_version: int | None = None,
 ) -> Figure:
     """Attach a PNG or JPEG figure, type checked by content, size-limited."""
-    proposal = _lock_for_edit(proposal_id=proposal_id, actor=actor, expected_version=expected_version)
+    proposal = _lock_for_edit(
+        proposal_id=proposal_id, actor=actor, expected_version=expected_version
+    )
     image_format = check_figure(file, size)
     figure = Figure(proposal=proposal, caption=caption, image_format=image_format)
     figure.image.save(f"figure.{image_format}", file, save=False)
@@ -333,7 +436,9 @@ def figure_add(
 def figure_delete(*, figure_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a figure and its file (after commit, so a rollback keeps it)."""
     figure = Figure.objects.get(pk=figure_id)
-    proposal = _lock_for_edit(proposal_id=figure.proposal_id, actor=actor, expected_version=expected_version)
+    proposal = _lock_for_edit(
+        proposal_id=figure.proposal_id, actor=actor, expected_version=expected_version
+    )
     storage, name = figure.image.storage, figure.image.name
     figure.delete()
     _touch(proposal)
@@ -345,13 +450,20 @@ def _record(proposal: Proposal, *, old: str, new: str, actor: User | None, note:
 
 
 @transaction.atomic
-def proposal_submit(*, proposal_id: int, actor: User, now: dt.datetime | None = None) -> Proposal:
+def proposal_submit(
+    *,
+    proposal_id: int,
+    actor: User,
+    now: dt.datetime | None = None,
+    expected_version: int | None = None,
+) -> Proposal:
     """Submit a verified draft before the deadline: assign its programme ID and freeze it."""
     now = now or timezone.now()
     proposal = Proposal.objects.select_for_update().select_related("period").get(pk=proposal_id)
     if proposal.pi_id != actor.pk:
         raise NotAllowed("Only the PI can submit the proposal.")
     PROPOSAL_TRANSITIONS.check(proposal.status, ProposalStatus.SUBMITTED)
+    _check_version(proposal, expected_version)
     period = Period.objects.select_for_update().get(pk=proposal.period_id)  # serialises numbering
     if now >= period.deadline:
         raise InvalidInput(
@@ -361,7 +473,8 @@ def proposal_submit(*, proposal_id: int, actor: User, now: dt.datetime | None = 
     report = verify_proposal(proposal)
     if report.errors:
         raise InvalidInput(
-            "The proposal does not pass verification.", {"verification": [i.message for i in report.errors]}
+            "The proposal does not pass verification.",
+            {"verification": [i.message for i in report.errors]},
         )
     number = (period.proposals.aggregate(n=Max("programme_number"))["n"] or 0) + 1
     old = proposal.status
@@ -379,15 +492,24 @@ def proposal_submit(*, proposal_id: int, actor: User, now: dt.datetime | None = 
 
 
 @transaction.atomic
-def proposal_withdraw(*, proposal_id: int, actor: User, now: dt.datetime | None = None) -> Proposal:
+def proposal_withdraw(
+    *,
+    proposal_id: int,
+    actor: User,
+    now: dt.datetime | None = None,
+    expected_version: int | None = None,
+) -> Proposal:
     """Withdraw a submitted proposal, allowed to its PI until the deadline."""
     now = now or timezone.now()
     proposal = Proposal.objects.select_for_update().select_related("period").get(pk=proposal_id)
     if proposal.pi_id != actor.pk:
         raise NotAllowed("Only the PI can withdraw the proposal.")
     PROPOSAL_TRANSITIONS.check(proposal.status, ProposalStatus.WITHDRAWN)
+    _check_version(proposal, expected_version)
     if now >= proposal.period.deadline:
-        raise InvalidInput("The deadline has passed.", {"period": ["Withdrawal closes at the deadline."]})
+        raise InvalidInput(
+            "The deadline has passed.", {"period": ["Withdrawal closes at the deadline."]}
+        )
     old = proposal.status
     proposal.status = ProposalStatus.WITHDRAWN
     proposal.version += 1
@@ -413,8 +535,11 @@ def proposal_store_final_pdf(*, proposal_id: int) -> Proposal:
     proposal.save(update_fields=["final_pdf", "updated_at"])
     message = EmailMessage(
         subject=f"Proposal {proposal.programme_id} received",
-        body=(f"Dear {proposal.pi.get_full_name() or proposal.pi.username},\n\nyour proposal "
-              f"'{proposal.title}' was submitted as {proposal.programme_id}. Its final PDF is attached."),
+        body=(
+            f"Dear {proposal.pi.get_full_name() or proposal.pi.username},\n\nyour proposal "
+            f"'{proposal.title}' was submitted as {proposal.programme_id}. "
+            "Its final PDF is attached."
+        ),
         to=[proposal.pi.email],
     )
     message.attach(f"{proposal.programme_id}.pdf", pdf, "application/pdf")

@@ -42,7 +42,9 @@ def verify_proposal(proposal: Proposal) -> VerificationReport:
     """Verify a proposal and its runs; reads the database, writes nothing."""
     report = VerificationReport()
     _check_completeness(proposal, report)
-    runs = list(proposal.runs.select_related("telescope__site", "instrument").prefetch_related("targets"))
+    runs = list(
+        proposal.runs.select_related("telescope__site", "instrument").prefetch_related("targets")
+    )
     if not runs:
         report.errors.append(Finding("runs", "The proposal has no observing run."))
     for run in runs:
@@ -65,22 +67,32 @@ def _check_completeness(proposal: Proposal, report: VerificationReport) -> None:
     if len(proposal.abstract or "") > 2000:
         report.warnings.append(Finding("abstract", "The abstract is longer than 2,000 characters."))
     for coi in proposal.coinvestigators.filter(user__isnull=True):
-        report.warnings.append(Finding("coinvestigators", f"{coi.email} has not accepted the invitation yet."))
+        report.warnings.append(
+            Finding("coinvestigators", f"{coi.email} has not accepted the invitation yet.")
+        )
 
 
 def _check_run(proposal: Proposal, run: ObservingRun, report: VerificationReport) -> None:
     where = f"run {run.letter}"
     if run.instrument.telescope_id != run.telescope_id:
-        report.errors.append(Finding(where, f"{run.instrument.name} is not mounted on {run.telescope.name}."))
+        report.errors.append(
+            Finding(where, f"{run.instrument.name} is not mounted on {run.telescope.name}.")
+        )
     if not run.instrument.offered_in(run.mode):
         report.errors.append(
-            Finding(where, f"{run.instrument.name} is not offered in {run.get_mode_display().lower()}.")
+            Finding(
+                where, f"{run.instrument.name} is not offered in {run.get_mode_display().lower()}."
+            )
         )
     if run.mode == Mode.VM:
         if run.nights is None or run.nights <= 0:
-            report.errors.append(Finding(where, "A visitor-mode run needs a positive number of nights."))
+            report.errors.append(
+                Finding(where, "A visitor-mode run needs a positive number of nights.")
+            )
         elif run.nights != int(run.nights):
-            report.errors.append(Finding(where, f"Visitor-mode runs are given whole nights, not {run.nights:g}."))
+            report.errors.append(
+                Finding(where, f"Visitor-mode runs are given whole nights, not {run.nights:g}.")
+            )
     elif run.hours is None or run.hours <= 0:
         report.errors.append(Finding(where, "A service-mode run needs a positive number of hours."))
     targets = list(run.targets.all())
@@ -90,7 +102,9 @@ def _check_run(proposal: Proposal, run: ObservingRun, report: VerificationReport
     _check_visibility(proposal, run, targets, report)
 
 
-def _check_visibility(proposal: Proposal, run: ObservingRun, targets: list, report: VerificationReport) -> None:
+def _check_visibility(
+    proposal: Proposal, run: ObservingRun, targets: list, report: VerificationReport
+) -> None:
     period = proposal.period
     vis = nightly_visibility(
         run.telescope.site.as_astro(),
@@ -105,16 +119,20 @@ def _check_visibility(proposal: Proposal, run: ObservingRun, targets: list, repo
         if vis.hours[i].max(initial=0.0) > 0:
             continue
         best_airmass = float(np.min(vis.min_airmass[i])) if vis.min_airmass.size else float("inf")
-        best_night = vis.dates[int(np.argmin(vis.min_airmass[i]))] if np.isfinite(best_airmass) else None
+        best_night = (
+            vis.dates[int(np.argmin(vis.min_airmass[i]))] if np.isfinite(best_airmass) else None
+        )
         if best_night is None:
             detail = "it never rises above the horizon during astronomical night in the period"
         else:
-            detail = (f"it is best observable on the night of {best_night:%Y-%m-%d}, "
-                      f"at airmass {best_airmass:.2f}")
+            detail = (
+                f"it is best observable on the night of {best_night:%Y-%m-%d}, "
+                f"at airmass {best_airmass:.2f}"
+            )
         report.errors.append(
             Finding(
                 f"run {run.letter} / {target.name}",
-                f"{target.name} never reaches airmass {run.max_airmass:g} during astronomical night "
-                f"from {run.telescope.site.name} in {period}: {detail}.",
+                f"{target.name} never reaches airmass {run.max_airmass:g} during astronomical "
+                f"night from {run.telescope.site.name} in {period}: {detail}.",
             )
         )

@@ -28,3 +28,12 @@ def staff(db):
 def draft(astronomer, period):
     """A complete draft of ``astronomer`` in the open ``period``."""
     return complete_proposal(pi=astronomer, period=period)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """In CI (DATAFLOW_FORBID_SKIPS=1) a skipped test is a failure: services must be there."""
+    import os
+
+    if os.environ.get("DATAFLOW_FORBID_SKIPS") == "1" and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"Skipped in CI, where skips are forbidden: {report.longrepr}"

@@ -9,12 +9,23 @@ from dataflow.accounts.models import Profile, Role
 
 @transaction.atomic
 def user_create(
-    *, username: str, email: str, password: str, roles: list[Role], first_name: str = "",
-    last_name: str = "", institute: str = "", country: str = "",
+    *,
+    username: str,
+    email: str,
+    password: str,
+    roles: list[Role],
+    first_name: str = "",
+    last_name: str = "",
+    institute: str = "",
+    country: str = "",
 ) -> User:
     """Create a user with a profile and role groups."""
     user = User.objects.create_user(
-        username=username, email=email, password=password, first_name=first_name, last_name=last_name
+        username=username,
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
     )
     Profile.objects.create(user=user, institute=institute, country=country)
     for role in roles:
@@ -24,7 +35,9 @@ def user_create(
 
 
 @transaction.atomic
-def profile_update(*, user: User, first_name: str, last_name: str, institute: str, country: str) -> Profile:
+def profile_update(
+    *, user: User, first_name: str, last_name: str, institute: str, country: str
+) -> Profile:
     """Change a user's name, institute and country."""
     user.first_name, user.last_name = first_name, last_name
     user.save(update_fields=["first_name", "last_name"])

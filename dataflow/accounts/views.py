@@ -20,8 +20,12 @@ def profile(request: HttpRequest) -> HttpResponse:
         return redirect("profile")
     form = ProfileForm(
         request.POST or None,
-        initial={"first_name": user.first_name, "last_name": user.last_name,
-                 "institute": prof.institute, "country": prof.country},
+        initial={
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "institute": prof.institute,
+            "country": prof.country,
+        },
     )
     if request.method == "POST" and form.is_valid():
         profile_update(user=user, **form.cleaned_data)

@@ -1,6 +1,7 @@
 """Tests: SQLite by default, PostgreSQL when DATABASE_URL says so (CI); Celery eager unless a
 test starts a real worker."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -8,9 +9,11 @@ from dataflow.settings.base import *  # noqa: F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A real Celery worker started by a test shares the media folder and writes its mail to files.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", tempfile.gettempdir())
 CELERY_TASK_ALWAYS_EAGER = True
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="dataflow-test-media-"))
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="dataflow-test-media-"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,0 +1,101 @@
+"""End to end through the production configuration: a real Celery worker on the real Redis
+broker, sharing the real PostgreSQL test database, renders and stores the final PDF."""
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from pypdf import PdfReader
+
+from dataflow.celery import app as celery_app
+from proposals.models import Proposal
+from proposals.services import proposal_submit
+
+BROKER = os.environ.get("CELERY_BROKER_URL", "")
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.skipif(
+        not BROKER.startswith("redis"), reason="needs CELERY_BROKER_URL=redis://..."
+    ),
+]
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL=postgres://... (the worker shares the test database)")
+    db = connection.settings_dict
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dataflow.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dataflow",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--loglevel=info",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        yield proc, mail_dir
+    finally:
+        celery_app.conf.task_always_eager = eager
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_real_worker_stores_final_pdf_and_mails_pi(worker, draft):
+    proc, mail_dir = worker
+    # given a complete draft (committed, so the worker's connection sees it)
+    # when the PI submits it
+    proposal_submit(proposal_id=draft.pk, actor=draft.pi)
+    # then the worker renders and stores the final PDF and mails the PI
+    deadline = time.monotonic() + 180
+    proposal = Proposal.objects.get(pk=draft.pk)
+    while not proposal.final_pdf and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"The Celery worker exited:\n{proc.stdout.read()}")
+        time.sleep(0.5)
+        proposal.refresh_from_db()
+    assert proposal.final_pdf, "the worker did not store the final PDF within 180 s"
+    pdf_path = Path(settings.MEDIA_ROOT) / proposal.final_pdf.name
+    text = "".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(pdf_path.read_bytes())).pages
+    )
+    assert proposal.programme_id in text
+    assert proposal.title in text
+    for _ in range(40):
+        mails = [p.read_text(errors="replace") for p in mail_dir.iterdir()]
+        if mails:
+            break
+        time.sleep(0.5)
+    assert any(draft.pi.email in m and proposal.programme_id in m for m in mails)
