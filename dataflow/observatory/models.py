@@ -51,7 +51,9 @@ class Instrument(models.Model):
     class Meta:
         ordering = ["telescope__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["telescope", "name"], name="instrument_unique_per_telescope")
+            models.UniqueConstraint(
+                fields=["telescope", "name"], name="instrument_unique_per_telescope"
+            )
         ]
 
     def __str__(self) -> str:
