@@ -31,9 +31,8 @@ from dataflow.astro.site import Site
 
 #: Speed of light, au per day.
 C_AU_PER_DAY = erfa.CMPS * erfa.DAYSEC / erfa.DAU
-#: Spacing of the nodes where the (slow, ~20 us) Earth ephemeris is evaluated, days. Linear
-#: interpolation between nodes a quarter day apart errs by < 0.5 arcsec on the Sun.
-_EARTH_NODE_DAYS = 0.25
+#: Spacing of the nodes where the (slow, ~20 us) Earth ephemeris is evaluated, days.
+_EARTH_NODE_DAYS = 1.0
 
 
 @dataclass(frozen=True)
@@ -110,8 +109,9 @@ def as_utc_1d(times: Time) -> Time:
 def _earth_pv(tt_jd1: np.ndarray, tt_jd2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Heliocentric Earth position (au) and barycentric Earth velocity (au/day), (T, 3).
 
-    ``epv00`` is evaluated only on a grid of nodes ``_EARTH_NODE_DAYS`` apart and interpolated
-    linearly: a year of 15-minute samples needs ~1,500 calls instead of ~35,000.
+    ``epv00`` (~20 us a call) is evaluated only at whole TT days and interpolated: cubic
+    Hermite for the position (it gives the velocity too; error < 1e-9 au), linear for the
+    velocity (relative error < 1e-4). A year of 15-minute samples needs ~370 calls, not 35,000.
     """
     day = (tt_jd1 - erfa.DJ00) + tt_jd2
     lo = np.floor(day / _EARTH_NODE_DAYS).astype(np.int64)
@@ -120,9 +120,16 @@ def _earth_pv(tt_jd1: np.ndarray, tt_jd2: np.ndarray) -> tuple[np.ndarray, np.nd
     pvh, pvb = erfa.epv00(np.full(node_day.shape, erfa.DJ00), node_day)
     i0 = inverse[: lo.size]
     i1 = inverse[lo.size :]
-    w = ((day - node_day[i0]) / _EARTH_NODE_DAYS)[:, None]
-    pos_h = pvh["p"][i0] * (1.0 - w) + pvh["p"][i1] * w
-    vel_b = pvb["v"][i0] * (1.0 - w) + pvb["v"][i1] * w
+    s = ((day - node_day[i0]) / _EARTH_NODE_DAYS)[:, None]
+    s2, s3 = s * s, s * s * s
+    h = _EARTH_NODE_DAYS
+    pos_h = (
+        (2 * s3 - 3 * s2 + 1) * pvh["p"][i0]
+        + (s3 - 2 * s2 + s) * h * pvh["v"][i0]
+        + (-2 * s3 + 3 * s2) * pvh["p"][i1]
+        + (s3 - s2) * h * pvh["v"][i1]
+    )
+    vel_b = pvb["v"][i0] * (1.0 - s) + pvb["v"][i1] * s
     return pos_h, vel_b
 
 
