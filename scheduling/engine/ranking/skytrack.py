@@ -1,0 +1,177 @@
+"""Sun, Moon and LST on a time grid, interpolated to any instant.
+
+Astropy costs ~15 ms per call to get the Sun, Moon and LST (for one instant or a handful), so
+the engine never asks per candidate: it builds a ``SkyTrack`` once (for a night on a 2-5 min
+grid, or for a ranking instant and its "fits from now" horizon on a few samples) and
+interpolates.
+
+What is interpolated and the error
+----------------------------------
+The grid stores, per sample, the LST (unwrapped, exactly linear in time), the Sun's and the
+Moon's altitudes, the Moon's topocentric RA/Dec on ICRS axes (for separations) and the FLI,
+all interpolated linearly (extrapolated from the end segments outside the grid). The only
+non-negligible interpolation error is on the altitudes, ``step**2 / 8 * |d2 alt / dt2|``:
+measured < 0.02 deg for the Sun and the Moon on the engine's 10-minute grid and < 0.005 deg on
+a 5-minute night grid (tests/engine/ranking/test_skytrack.py). Use steps <= 10 minutes.
+
+Builders
+--------
+``SkyTrack.from_samples(samples, site)``  any ``dataflow.astro.sky.SkySamples``
+``SkyTrack.exact(site, times)``            ``sky_samples`` (astropy) at ``times``
+``SkyTrack.analytic(site, times)``         low-precision closed-form Sun/Moon (``_lowprec``)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from astropy.time import Time
+
+from dataflow.astro.site import Site
+from scheduling.engine.ranking import _lowprec
+
+_D2R = np.pi / 180.0
+
+
+def _radec_eff(
+    lat_deg: float, lst_deg: np.ndarray, alt_deg: np.ndarray, az_deg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Invert the closed-form alt/az: (RA_eff = LST - HA, Dec), degrees."""
+    lat, alt, az = lat_deg * _D2R, alt_deg * _D2R, az_deg * _D2R
+    sin_dec = np.sin(alt) * np.sin(lat) + np.cos(alt) * np.cos(lat) * np.cos(az)
+    dec = np.arcsin(np.clip(sin_dec, -1.0, 1.0))
+    ha = np.arctan2(
+        -np.sin(az) * np.cos(alt),
+        np.cos(lat) * np.sin(alt) - np.sin(lat) * np.cos(alt) * np.cos(az),
+    )
+    return lst_deg - ha / _D2R, dec / _D2R
+
+
+def _unwrap(a: Any) -> np.ndarray:
+    return np.degrees(np.unwrap(np.radians(np.atleast_1d(np.asarray(a, dtype=float)))))
+
+
+def _f(a: Any) -> np.ndarray:
+    return np.atleast_1d(np.asarray(a, dtype=float))
+
+
+def sin_altitude(lat_deg: float, ha_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+    """sin(altitude) for hour angle and declination in degrees."""
+    lat = lat_deg * _D2R
+    dec = dec_deg * _D2R
+    return np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha_deg * _D2R)
+
+
+@dataclass(frozen=True)
+class SkyAt:
+    """Interpolated sky at query instants (arrays shaped like the query)."""
+
+    lst_deg: np.ndarray  # unwrapped (may exceed 360)
+    sun_alt_deg: np.ndarray
+    moon_alt_deg: np.ndarray
+    moon_ra_deg: np.ndarray  # unwrapped
+    moon_dec_deg: np.ndarray
+    moon_fli: np.ndarray
+
+
+@dataclass(frozen=True)
+class SkyTrack:
+    """The sky of one site sampled at ``mjd`` (UTC, strictly increasing, shape (T,), T >= 1).
+
+    Angles in degrees: ``lst_deg`` and ``moon_ra_deg`` unwrapped (continuous), altitudes
+    geometric, the Moon's RA/Dec topocentric on ICRS axes (for separations from ICRS targets).
+    """
+
+    latitude_deg: float
+    mjd: np.ndarray
+    lst_deg: np.ndarray
+    sun_alt_deg: np.ndarray
+    moon_alt_deg: np.ndarray
+    moon_ra_deg: np.ndarray
+    moon_dec_deg: np.ndarray
+    moon_fli: np.ndarray
+
+    @classmethod
+    def from_samples(cls, samples: Any, site: Site) -> SkyTrack:
+        """From a ``dataflow.astro.sky.SkySamples`` computed for ``site``."""
+        mjd = np.atleast_1d(np.asarray(samples.times.utc.mjd, dtype=float))
+        if mjd.size > 1 and np.any(np.diff(mjd) <= 0):
+            raise ValueError("sky samples must be strictly increasing in time")
+        return cls(
+            latitude_deg=site.latitude_deg,
+            mjd=mjd,
+            lst_deg=_unwrap(samples.lst_deg),
+            sun_alt_deg=_f(samples.sun_alt_deg),
+            moon_alt_deg=_f(samples.moon_alt_deg),
+            moon_ra_deg=_unwrap(samples.moon_ra_deg),
+            moon_dec_deg=_f(samples.moon_dec_deg),
+            moon_fli=_f(samples.moon_fli),
+        )
+
+    @classmethod
+    def exact(cls, site: Site, times: Time) -> SkyTrack:
+        """Sample ``dataflow.astro.sky.sky_samples`` (ERFA, ~0.7 ms a call) at ``times``."""
+        from dataflow.astro.sky import sky_samples
+
+        return cls.from_samples(sky_samples(site, times), site)
+
+    @classmethod
+    def analytic(cls, site: Site, times: Time) -> SkyTrack:
+        """Low-precision closed-form Sun/Moon/LST (see ``_lowprec`` for the errors)."""
+        mjd = np.atleast_1d(np.asarray(times.utc.mjd, dtype=float))
+        sky = _lowprec.sky(mjd, site.latitude_deg, site.longitude_deg, site.height_m)
+        lat = site.latitude_deg
+
+        def alt(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+            sin_alt = sin_altitude(lat, sky["lst_deg"] - ra, dec)
+            return np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
+
+        return cls(
+            latitude_deg=lat,
+            mjd=mjd,
+            lst_deg=_unwrap(sky["lst_deg"]),
+            sun_alt_deg=alt(sky["sun_ra_eff_deg"], sky["sun_dec_deg"]),
+            moon_alt_deg=alt(sky["moon_ra_eff_deg"], sky["moon_dec_eff_deg"]),
+            moon_ra_deg=_unwrap(sky["moon_ra_deg"]),
+            moon_dec_deg=sky["moon_dec_deg"],
+            moon_fli=sky["moon_fli"],
+        )
+
+    @property
+    def start_mjd(self) -> float:
+        return float(self.mjd[0])
+
+    @property
+    def end_mjd(self) -> float:
+        return float(self.mjd[-1])
+
+    def at(self, mjd: np.ndarray | float) -> SkyAt:
+        """Interpolate linearly to ``mjd`` (extrapolating from the end segments)."""
+        x = np.asarray(mjd, dtype=float)
+        g = self.mjd
+        if g.size == 1:
+            rate = 360.98564736629  # deg of LST per day
+
+            def get(a: np.ndarray) -> np.ndarray:
+                return np.broadcast_to(a[0], x.shape)
+
+            lst = self.lst_deg[0] + rate * (x - g[0])
+        else:
+            i = np.clip(np.searchsorted(g, x), 1, g.size - 1)
+            w = (x - g[i - 1]) / (g[i] - g[i - 1])
+
+            def get(a: np.ndarray) -> np.ndarray:
+                lo = a[i - 1]
+                return lo + w * (a[i] - lo)
+
+            lst = get(self.lst_deg)
+        return SkyAt(
+            lst_deg=lst,
+            sun_alt_deg=get(self.sun_alt_deg),
+            moon_alt_deg=get(self.moon_alt_deg),
+            moon_ra_deg=get(self.moon_ra_deg),
+            moon_dec_deg=get(self.moon_dec_deg),
+            moon_fli=np.clip(get(self.moon_fli), 0.0, 1.0),
+        )
