@@ -13,6 +13,7 @@ than per instant is < 0.5 arcsec; refraction is not applied (geometric altitude,
 
 import erfa
 import numpy as np
+from astropy.time import Time
 from numpy.typing import ArrayLike
 
 from dataflow.astro.site import Site
@@ -199,20 +200,31 @@ def apply_proper_motion(
     return unit_to_radec(v)
 
 
-def _apparent_place(
-    sky: SkySamples, ra_deg: np.ndarray, dec_deg: np.ndarray
+def apparent_place_by_day(
+    times: Time, ra_deg: np.ndarray, dec_deg: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apparent RA/Dec (true equator and equinox of date) once per TT day of the samples.
+    """Apparent RA/Dec (true equator and equinox of date) of ICRS targets, once per TT day.
+
+    IAU 2000B bias-precession-nutation and first-order annual aberration, at the mean instant
+    of the ``times`` falling on each TT day; the change within a day is < 0.5 arcsec.
+    Parallax, light deflection (< 0.01" away from the Sun) and diurnal aberration are ignored.
+
+    Parameters
+    ----------
+    times : Time
+        (T,) instants.
+    ra_deg, dec_deg : ndarray
+        (N,) ICRS coordinates, degrees.
 
     Returns
     -------
     ra_app_deg, dec_app_deg : ndarray
-        (N, E) apparent places at the E distinct epochs.
+        (N, E) apparent places at the E distinct days, degrees.
     epoch_index : ndarray
-        (T,) index into the E epochs for each sample.
+        (T,) index into the E days for each instant.
     """
-    tt = sky.times.tt
-    day = (tt.jd1 - erfa.DJ00) + tt.jd2
+    tt = times.tt
+    day = np.atleast_1d((tt.jd1 - erfa.DJ00) + tt.jd2).reshape(-1)
     key = np.floor(day).astype(np.int64)
     _, epoch_index = np.unique(key, return_inverse=True)
     epoch_index = epoch_index.reshape(-1)
@@ -253,7 +265,7 @@ def target_altaz(
     """
     ra = np.atleast_1d(np.asarray(ra_deg, dtype=float)).reshape(-1)
     dec = np.atleast_1d(np.asarray(dec_deg, dtype=float)).reshape(-1)
-    ra_app, dec_app, idx = _apparent_place(sky, ra, dec)
+    ra_app, dec_app, idx = apparent_place_by_day(sky.times, ra, dec)
     ha = hour_angle_deg(sky.lst_deg[None, :], ra_app[:, idx])
     return altaz_deg(site.latitude_deg, ha, dec_app[:, idx])
 
