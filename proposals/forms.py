@@ -24,9 +24,9 @@ from proposals.models import (
 # astroplan's classes (dark <= 0.25, grey 0.25-0.65, bright >= 0.65) are a different convention.
 MOON_CONVENTION = "ESO Phase 1: d = dark, g = grey, n = no constraint"
 MOON_PRESETS: dict[str, tuple[str, float]] = {
-    "d": ("Dark (d): FLI ≤ 0.4", 0.4),
-    "g": ("Grey (g): FLI ≤ 0.7", 0.7),
-    "n": ("No constraint (n): FLI ≤ 1.0", 1.0),
+    "d": ("dark (d): FLI ≤ 0.4", 0.4),
+    "g": ("grey (g): FLI ≤ 0.7", 0.7),
+    "n": ("any (n): FLI ≤ 1.0", 1.0),
 }
 
 

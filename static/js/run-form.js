@@ -53,5 +53,6 @@
   mode.addEventListener("change", toggleMode);
   filterInstruments();
   if (fli.value === "") presetToFli();
+  else fliToPreset();
   toggleMode();
 })();
