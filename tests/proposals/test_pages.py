@@ -587,3 +587,69 @@ def test_staff_without_role_group_but_superuser_can_see_the_list(period):
     # when they open the list, then it is shown
     response = _client(admin).get(reverse("proposals:period_list", args=[period.number]))
     assert response.status_code == 200
+
+
+def test_pi_withdraws_a_submitted_proposal_and_history_shows_it(astronomer):
+    # given a submitted proposal
+    proposal = _submitted(astronomer)
+    client = _client(astronomer)
+    assert "Withdraw proposal" in client.get(_url("detail", proposal)).content.decode()
+    # when its PI withdraws it
+    response = client.post(_url("withdraw", proposal), follow=True)
+    # then it is withdrawn and the history says who moved it from Submitted to Withdrawn
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.WITHDRAWN
+    page = response.content.decode()
+    assert "Proposal withdrawn." in page
+    assert "<td>Submitted</td><td>Withdrawn</td>" in page
+    assert "Ada Astronomer" in page
+
+
+def test_co_investigator_cannot_withdraw(astronomer, other_astronomer):
+    # given a submitted proposal with bob as co-investigator
+    proposal = _submitted(astronomer)
+    CoInvestigator.objects.create(
+        proposal=proposal, email=other_astronomer.email, user=other_astronomer
+    )
+    client = _client(other_astronomer)
+    # when bob withdraws it
+    page = client.post(_url("withdraw", proposal), follow=True).content.decode()
+    # then he is told only the PI may, and it stays submitted
+    assert "Only the PI can withdraw the proposal." in page
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.SUBMITTED
+
+
+def test_target_edit_form_is_prefilled_and_saves(draft, astronomer):
+    # given ada's draft with its target
+    target = draft.targets.get()
+    client = _client(astronomer)
+    # when she opens the target for editing, then its coordinates are shown in sexagesimal
+    page = client.get(_url("target_edit", draft, target.pk)).content.decode()
+    assert "Edit target LMC field" in page and 'value="05:35:16.80"' in page
+    # when she moves it
+    response = client.post(
+        _url("target_edit", draft, target.pk),
+        {
+            "name": "LMC field",
+            "ra": "80.0",
+            "dec": "-69.0",
+            "magnitude": "",
+            "pm_ra_mas_yr": "",
+            "pm_dec_mas_yr": "",
+        },
+    )
+    # then the new position is saved
+    assert response.status_code == 302
+    target.refresh_from_db()
+    assert (target.ra_deg, target.dec_deg) == (80.0, -69.0)
+
+
+def test_target_of_another_proposal_is_404_through_this_one(draft, astronomer, other_astronomer):
+    # given bob's proposal with a target
+    bobs = complete_proposal(pi=other_astronomer)
+    # when ada addresses bob's target through her own proposal's URL
+    response = _client(astronomer).post(_url("target_delete", draft, bobs.targets.get().pk))
+    # then it does not exist, and bob's target is still there
+    assert response.status_code == 404
+    assert bobs.targets.exists()
