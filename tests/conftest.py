@@ -30,10 +30,19 @@ def draft(astronomer, period):
     return complete_proposal(pi=astronomer, period=period)
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """In CI (DATAFLOW_FORBID_SKIPS=1) a skipped test is a failure: services must be there."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type: ignore[no-untyped-def]
+    """In CI (DATAFLOW_FORBID_SKIPS=1) a skipped test is a failure: the services must be there."""
     import os
 
-    if os.environ.get("DATAFLOW_FORBID_SKIPS") == "1" and report.skipped:
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        os.environ.get("DATAFLOW_FORBID_SKIPS") == "1"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+    ):
         report.outcome = "failed"
-        report.longrepr = f"Skipped in CI, where skips are forbidden: {report.longrepr}"
+        report.longrepr = (
+            f"Skipped where skips are forbidden (DATAFLOW_FORBID_SKIPS=1): {report.longrepr}"
+        )
