@@ -194,7 +194,9 @@ def test_lst_window_wrapping_through_zero() -> None:
 
 
 def test_time_link_pending_not_open_expired_and_open() -> None:
-    tl = lambda o, e, l: TimeLinkMembership("L", o, earliest=e, latest=l)  # noqa: E731
+    def tl(order: int, early: Time | None, late: Time | None) -> TimeLinkMembership:
+        return TimeLinkMembership("L", order, earliest=early, latest=late)
+
     r = do_rank(
         [
             transit(DARK, "P", time_link=tl(1, None, None)),
