@@ -49,7 +49,7 @@ class Category(models.TextChoices):
 class ProposalType(models.TextChoices):
     NORMAL = "normal", "Normal"
     LARGE = "large", "Large programme"
-    TOO = "tooo", "Target of opportunity"
+    TOO = "too", "Target of opportunity"
     DDT = "ddt", "Director's discretionary time"
     CALIBRATION = "calibration", "Calibration"
 

@@ -17,7 +17,7 @@ CATEGORY_NAMES = {
     "C": "Interstellar medium, star formation and planetary systems",
     "D": "Stellar evolution",
 }
-PROPOSAL_TYPES = ("normal", "large", "tooo", "ddt", "calibration")
+PROPOSAL_TYPES = ("normal", "large", "too", "ddt", "calibration")
 PROPOSAL_TYPE_WEIGHTS = (0.85, 0.05, 0.04, 0.03, 0.03)
 
 # Moon requirement of a run, as max FLI (ESO's d / g / n convention, see DOMAIN.md).

@@ -131,7 +131,8 @@ CELERY_RESULT_BACKEND = os.environ.get(
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "cache+memory://",
 )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
-CELERY_TASK_EAGER_PROPAGATES = True
+# Eager mode (dev): a failing follow-up task must not turn the request that queued it into a 500.
+CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True

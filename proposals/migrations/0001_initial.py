@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
                 ('title', models.CharField(max_length=300)),
                 ('abstract', models.TextField(blank=True)),
                 ('category', models.CharField(blank=True, choices=[('A', 'A — Cosmology'), ('B', 'B — Galaxies and galactic nuclei'), ('C', 'C — Interstellar medium, star formation and planetary systems'), ('D', 'D — Stellar evolution')], max_length=1)),
-                ('proposal_type', models.CharField(choices=[('normal', 'Normal'), ('large', 'Large programme'), ('tooo', 'Target of opportunity'), ('ddt', "Director's discretionary time"), ('calibration', 'Calibration')], default='normal', max_length=20)),
+                ('proposal_type', models.CharField(choices=[('normal', 'Normal'), ('large', 'Large programme'), ('too', 'Target of opportunity'), ('ddt', "Director's discretionary time"), ('calibration', 'Calibration')], default='normal', max_length=20)),
                 ('scientific_justification', models.TextField(blank=True)),
                 ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Submitted'), ('under_review', 'Under review'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn')], default='draft', max_length=20)),
                 ('programme_number', models.PositiveIntegerField(blank=True, null=True)),
