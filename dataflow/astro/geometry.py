@@ -42,7 +42,8 @@ def airmass(alt_deg: ArrayLike) -> np.ndarray:
     Returns
     -------
     ndarray
-        Airmass, >= 1. ``inf`` below the horizon (``alt < 0``), ``nan`` for ``nan`` input.
+        Airmass, >= 1 (floored at 1 above 88.6 deg, where the fit gives down to 0.99971);
+        ``inf`` below the horizon (``alt < 0``), ``nan`` for ``nan`` input.
         Altitudes above 90 are clipped to 90.
     """
     h = np.minimum(np.asarray(alt_deg, dtype=float), 90.0)
@@ -50,6 +51,9 @@ def airmass(alt_deg: ArrayLike) -> np.ndarray:
         up = h >= 0.0
         hc = np.where(up, h, 0.0)
         x = 1.0 / (np.sin(np.radians(hc)) + _KY_A * (hc + _KY_B) ** -_KY_C)
+    # The published fit dips to 0.99971 at the zenith; an airmass below 1 would only confuse
+    # limits, so it is floored at 1 (changes nothing below 88.6 deg altitude).
+    x = np.maximum(x, 1.0)
     return np.where(up, x, np.where(np.isnan(h), np.nan, np.inf))
 
 

@@ -36,6 +36,11 @@ class Reference:
 
 @pytest.fixture(scope="session")
 def reference() -> Reference:
+    return make_reference()
+
+
+def make_reference() -> Reference:
+    """Astropy's values for the seeded pairs (also used by ``report_tolerances``)."""
     # given 1,000 random targets (uniform on the sphere) each at a random instant of 2026-2028
     rng = np.random.default_rng(SEED)
     times = Time("2026-01-01T00:00:00", scale="utc") + rng.uniform(0.0, 3 * 365.25, N_PAIRS) * u.day
