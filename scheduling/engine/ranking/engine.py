@@ -46,7 +46,7 @@ from scheduling.engine.ranking.skytrack import SkyTrack, _radec_eff, sin_altitud
 
 _D2R = np.pi / 180.0
 #: Step of the sky samples the engine takes itself over the "fits from now" horizon, days
-#: (5 min: altitude interpolation error < 0.015 deg, see ``skytrack``).
+#: (5 min: altitude interpolation error < 0.005 deg, see ``skytrack``).
 SKY_STEP_D = 5.0 / 1440.0
 #: Step of the search for ``observable_from``, days.
 PREDICT_STEP_D = 10.0 / 1440.0

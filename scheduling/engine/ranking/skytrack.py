@@ -1,25 +1,27 @@
 """Sun, Moon and LST on a time grid, interpolated to any instant.
 
-Astropy costs ~15 ms per call to get the Sun, Moon and LST (for one instant or a handful), so
-the engine never asks per candidate: it builds a ``SkyTrack`` once (for a night on a 2-5 min
-grid, or for a ranking instant and its "fits from now" horizon on a few samples) and
-interpolates.
+Computing the Sun, Moon and LST costs ~15 ms per call through astropy frames and ~0.7 ms
+through ``dataflow.astro.sky.sky_samples``, so the engine never asks per candidate: it builds
+a ``SkyTrack`` once (for a night on a 5-minute grid, or for a ranking instant and its "fits
+from now" horizon) and interpolates.
 
 What is interpolated and the error
 ----------------------------------
 The grid stores, per sample, the LST (unwrapped, exactly linear in time), the Sun's and the
-Moon's altitudes, the Moon's topocentric RA/Dec on ICRS axes (for separations) and the FLI,
-all interpolated linearly (extrapolated from the end segments outside the grid). The only
-non-negligible interpolation error is on the altitudes, ``step**2 / 8 * |d2 alt / dt2|``,
-largest near the zenith: measured < 0.015 deg at all altitudes on a 5-minute grid (the engine's
-own and the simulator's default), and on a 10-minute grid < 0.02 deg below 60 deg altitude
-but up to ~0.15 deg near the zenith (tests/engine/ranking/test_skytrack.py). Use steps of at
-most 5 minutes when a limit (e.g. the Moon elevation limit) may sit high in the sky.
+Moon's *effective* hour-angle coordinates (``ra_eff = LST - HA`` and declination, recovered
+from the sampled alt/az, so they agree with the sky model's own alt/az whatever its frame),
+the Moon's topocentric RA/Dec on ICRS axes (for separations) and the FLI, all interpolated
+linearly (extrapolated from the end segments outside the grid). Altitudes at a query instant
+are recomputed in closed form from the interpolated LST and coordinates, so there is no
+curvature error near the zenith; what remains is the drift of the coordinates between samples
+(the Moon's topocentric parallax changes by up to ~1 deg over a day). Measured in
+tests/engine/ranking/test_skytrack.py: altitudes < 0.005 deg on a 5-minute grid (the engine's
+own and the simulator's default) and < 0.02 deg on a 10-minute grid; Moon position < 0.005 deg.
 
 Builders
 --------
 ``SkyTrack.from_samples(samples, site)``  any ``dataflow.astro.sky.SkySamples``
-``SkyTrack.exact(site, times)``            ``sky_samples`` (astropy) at ``times``
+``SkyTrack.exact(site, times)``            ``sky_samples`` at ``times``
 ``SkyTrack.analytic(site, times)``         low-precision closed-form Sun/Moon (``_lowprec``)
 """
 
@@ -35,6 +37,7 @@ from dataflow.astro.site import Site
 from scheduling.engine.ranking import _lowprec
 
 _D2R = np.pi / 180.0
+SIDEREAL_DEG_PER_DAY = 360.98564736629
 
 
 def _radec_eff(
@@ -66,9 +69,13 @@ def sin_altitude(lat_deg: float, ha_deg: np.ndarray, dec_deg: np.ndarray) -> np.
     return np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha_deg * _D2R)
 
 
+def _alt(sin_alt: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
+
+
 @dataclass(frozen=True)
 class SkyAt:
-    """Interpolated sky at query instants (arrays shaped like the query)."""
+    """Interpolated sky at query instants (arrays shaped like the query), degrees."""
 
     lst_deg: np.ndarray  # unwrapped (may exceed 360)
     sun_alt_deg: np.ndarray
@@ -82,15 +89,18 @@ class SkyAt:
 class SkyTrack:
     """The sky of one site sampled at ``mjd`` (UTC, strictly increasing, shape (T,), T >= 1).
 
-    Angles in degrees: ``lst_deg`` and ``moon_ra_deg`` unwrapped (continuous), altitudes
-    geometric, the Moon's RA/Dec topocentric on ICRS axes (for separations from ICRS targets).
+    Angles in degrees, RA-like ones unwrapped (continuous). ``*_ra_eff_deg``/``*_dec*`` pair
+    with ``lst_deg`` to give geometric altitudes; ``moon_ra_deg``/``moon_dec_deg`` are the
+    Moon's topocentric direction on ICRS axes, for separations from ICRS targets.
     """
 
     latitude_deg: float
     mjd: np.ndarray
     lst_deg: np.ndarray
-    sun_alt_deg: np.ndarray
-    moon_alt_deg: np.ndarray
+    sun_ra_eff_deg: np.ndarray
+    sun_dec_deg: np.ndarray
+    moon_ra_eff_deg: np.ndarray
+    moon_dec_eff_deg: np.ndarray
     moon_ra_deg: np.ndarray
     moon_dec_deg: np.ndarray
     moon_fli: np.ndarray
@@ -98,15 +108,21 @@ class SkyTrack:
     @classmethod
     def from_samples(cls, samples: Any, site: Site) -> SkyTrack:
         """From a ``dataflow.astro.sky.SkySamples`` computed for ``site``."""
-        mjd = np.atleast_1d(np.asarray(samples.times.utc.mjd, dtype=float))
+        mjd = _f(samples.times.utc.mjd)
         if mjd.size > 1 and np.any(np.diff(mjd) <= 0):
             raise ValueError("sky samples must be strictly increasing in time")
+        lst = _unwrap(samples.lst_deg)
+        lat = site.latitude_deg
+        s_ra, s_dec = _radec_eff(lat, lst, _f(samples.sun_alt_deg), _f(samples.sun_az_deg))
+        m_ra, m_dec = _radec_eff(lat, lst, _f(samples.moon_alt_deg), _f(samples.moon_az_deg))
         return cls(
-            latitude_deg=site.latitude_deg,
+            latitude_deg=lat,
             mjd=mjd,
-            lst_deg=_unwrap(samples.lst_deg),
-            sun_alt_deg=_f(samples.sun_alt_deg),
-            moon_alt_deg=_f(samples.moon_alt_deg),
+            lst_deg=lst,
+            sun_ra_eff_deg=_unwrap(s_ra),
+            sun_dec_deg=s_dec,
+            moon_ra_eff_deg=_unwrap(m_ra),
+            moon_dec_eff_deg=m_dec,
             moon_ra_deg=_unwrap(samples.moon_ra_deg),
             moon_dec_deg=_f(samples.moon_dec_deg),
             moon_fli=_f(samples.moon_fli),
@@ -122,20 +138,16 @@ class SkyTrack:
     @classmethod
     def analytic(cls, site: Site, times: Time) -> SkyTrack:
         """Low-precision closed-form Sun/Moon/LST (see ``_lowprec`` for the errors)."""
-        mjd = np.atleast_1d(np.asarray(times.utc.mjd, dtype=float))
+        mjd = _f(times.utc.mjd)
         sky = _lowprec.sky(mjd, site.latitude_deg, site.longitude_deg, site.height_m)
-        lat = site.latitude_deg
-
-        def alt(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-            sin_alt = sin_altitude(lat, sky["lst_deg"] - ra, dec)
-            return np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
-
         return cls(
-            latitude_deg=lat,
+            latitude_deg=site.latitude_deg,
             mjd=mjd,
             lst_deg=_unwrap(sky["lst_deg"]),
-            sun_alt_deg=alt(sky["sun_ra_eff_deg"], sky["sun_dec_deg"]),
-            moon_alt_deg=alt(sky["moon_ra_eff_deg"], sky["moon_dec_eff_deg"]),
+            sun_ra_eff_deg=_unwrap(sky["sun_ra_eff_deg"]),
+            sun_dec_deg=sky["sun_dec_deg"],
+            moon_ra_eff_deg=_unwrap(sky["moon_ra_eff_deg"]),
+            moon_dec_eff_deg=sky["moon_dec_eff_deg"],
             moon_ra_deg=_unwrap(sky["moon_ra_deg"]),
             moon_dec_deg=sky["moon_dec_deg"],
             moon_fli=sky["moon_fli"],
@@ -154,12 +166,11 @@ class SkyTrack:
         x = np.asarray(mjd, dtype=float)
         g = self.mjd
         if g.size == 1:
-            rate = 360.98564736629  # deg of LST per day
 
             def get(a: np.ndarray) -> np.ndarray:
                 return np.broadcast_to(a[0], x.shape)
 
-            lst = self.lst_deg[0] + rate * (x - g[0])
+            lst = self.lst_deg[0] + SIDEREAL_DEG_PER_DAY * (x - g[0])
         else:
             i = np.clip(np.searchsorted(g, x), 1, g.size - 1)
             w = (x - g[i - 1]) / (g[i] - g[i - 1])
@@ -169,10 +180,13 @@ class SkyTrack:
                 return lo + w * (a[i] - lo)
 
             lst = get(self.lst_deg)
+        lat = self.latitude_deg
+        sun = sin_altitude(lat, lst - get(self.sun_ra_eff_deg), get(self.sun_dec_deg))
+        moon = sin_altitude(lat, lst - get(self.moon_ra_eff_deg), get(self.moon_dec_eff_deg))
         return SkyAt(
             lst_deg=lst,
-            sun_alt_deg=get(self.sun_alt_deg),
-            moon_alt_deg=get(self.moon_alt_deg),
+            sun_alt_deg=_alt(sun),
+            moon_alt_deg=_alt(moon),
             moon_ra_deg=get(self.moon_ra_deg),
             moon_dec_deg=get(self.moon_dec_deg),
             moon_fli=np.clip(get(self.moon_fli), 0.0, 1.0),
