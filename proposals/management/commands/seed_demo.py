@@ -200,7 +200,8 @@ class Command(BaseCommand):
                     telescope=tel,
                     instrument=inst,
                     mode=mode,
-                    hours=draw.hours if mode == "SM" else None,
+                    # a VM request on an SM-only instrument becomes SM hours (~9 h a night)
+                    hours=(draw.hours or round(draw.nights * 9.0, 1)) if mode == "SM" else None,
                     nights=max(1.0, round(draw.nights)) if mode == "VM" else None,
                     max_fli=draw.max_fli,
                     max_seeing_arcsec=draw.seeing_arcsec,
