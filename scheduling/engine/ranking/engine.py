@@ -28,7 +28,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 from astropy.time import Time
 
-from dataflow.astro.geometry import altitude_for_airmass, apply_proper_motion, target_altaz
+from dataflow.astro.geometry import airmass, apply_proper_motion, target_altaz
 from dataflow.astro.site import Site
 from scheduling.engine.ranking import _lowprec
 from scheduling.engine.ranking import filters as F
@@ -351,19 +351,19 @@ def rank(
     idx = np.flatnonzero(arrays.active)
     geo = prepare_geometry(arrays, site, t0)
     bounds = night_bounds(site, t0, options.sun_max_elevation_deg)
+    slot_end = arrays.concat_offset_s[idx] + (
+        arrays.execution_s[idx] if options.fits_from_now else 0.0
+    )
+    span = min(float(slot_end.max()) / 86400.0 if idx.size else 0.0, 0.5)
     if sky is None:
-        span = (
-            float((arrays.concat_offset_s[idx] + arrays.execution_s[idx]).max()) / 86400.0
-            if idx.size
-            else 0.0
-        )
-        sky = build_sky(site, t0, min(span, 0.5) if options.fits_from_now else 0.0, sky_method)
+        sky = build_sky(site, t0, span, sky_method)
+    dense = sky.dense(t0, t0 + span + 1.0 / 1440.0)
     ev = F.evaluate(
         arrays,
         idx,
         t0,
         geometry=geo,
-        sky=sky,
+        sky=dense,
         conditions=conditions,
         options=options,
         twilight=bounds.twilight,
@@ -374,12 +374,12 @@ def rank(
 
     # score context for the observable OBs
     a = arrays
-    alt_lim = altitude_for_airmass(a.max_airmass[obs] * (1 + options.airmass_tolerance_pct / 100))
+    alt_lim = F.airmass_limit_altitude(a, options.airmass_tolerance_pct)[obs]
     dec = geo.dec_tod[obs] * _D2R
     lat = site.latitude_deg * _D2R
     cos_hlim = (np.sin(alt_lim * _D2R) - np.sin(lat) * np.sin(dec)) / (np.cos(lat) * np.cos(dec))
     h_lim = np.degrees(np.arccos(np.clip(cos_hlim, -1.0, 1.0)))
-    ha_now = np.mod(sky.at(np.full(obs.size, t0)).lst_deg - geo.ra_tod[obs] + 180.0, 360.0) - 180.0
+    ha_now = np.mod(dense.lst0_deg - geo.ra_tod[obs] + 180.0, 360.0) - 180.0
     set_h = np.where(
         cos_hlim <= -1.0, np.inf, np.maximum(h_lim - ha_now, 0.0) / (F.SIDEREAL_DEG_PER_DAY / 24.0)
     )
@@ -402,7 +402,7 @@ def rank(
         idx=obs,
         now_mjd=t0,
         conditions=conditions,
-        airmass_now=ev.airmass_now[ok],
+        airmass_now=airmass(ev.alt_now_deg[ok]),
         airmass_limit=a.max_airmass[obs] * (1 + options.airmass_tolerance_pct / 100),
         hours_left=hours_left,
         group_score=gscore,
@@ -491,6 +491,7 @@ def _predict_observable_from(
     horizon = end - t0 + float(arrays.concat_total_s[idx].max()) / 86400.0
     if sky.end_mjd < t0 + horizon - 1e-6:
         sky = build_sky(site, t0, horizon, sky_method)
+    dense = sky.dense(t0, t0 + horizon)
     where = {int(i): n for n, i in enumerate(filtered_idx)}
     steps = np.arange(t0 + PREDICT_STEP_D, end, PREDICT_STEP_D)
     for ts in steps:
@@ -508,7 +509,7 @@ def _predict_observable_from(
             sub,
             float(ts),
             geometry=geo,
-            sky=sky,
+            sky=dense,
             conditions=conditions,
             options=options,
             twilight=bounds.twilight,

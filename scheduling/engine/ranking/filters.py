@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dataflow.astro.geometry import airmass
+from dataflow.astro.geometry import airmass, altitude_for_airmass
 from scheduling.engine.ranking.arrays import CandidateArrays
 from scheduling.engine.ranking.model import Conditions, RankingOptions
-from scheduling.engine.ranking.skytrack import SkyTrack
+from scheduling.engine.ranking.skytrack import DenseSky, SkyTrack
 
 _D2R = np.pi / 180.0
 SIDEREAL_DEG_PER_DAY = 360.98564736629
@@ -107,41 +107,51 @@ class Evaluation:
     """Result of ``evaluate`` for OBs ``idx``; every array has shape (M,).
 
     mask : uint32 reason bits (0 = observable).
-    airmass_now : airmass at the slot start (inf below the horizon).
-    airmass_worst : largest airmass over the samples (inf below the horizon).
-    alt_now_deg, az_now_deg : target at the slot start.
-    alt_max_deg : highest altitude over the slot.
+    alt_now_deg, az_now_deg : target at the slot start (geometric).
+    alt_min_deg, alt_max_deg : lowest / highest target altitude over the slot.
     sun_alt_worst_deg : highest Sun altitude over the samples.
     moon_sep_min_deg : smallest Moon separation over the samples where the Moon is up (inf
         when it is down throughout).
     fli_worst : largest FLI over the samples where the Moon is up (0 when down throughout).
-    moon_up_now : the Moon above the elevation limit at the slot start.
     lst_now_h : LST at the slot start, hours.
     slot_start_mjd : the OB's slot start.
     """
 
     idx: np.ndarray
     mask: np.ndarray
-    airmass_now: np.ndarray
-    airmass_worst: np.ndarray
     alt_now_deg: np.ndarray
     az_now_deg: np.ndarray
+    alt_min_deg: np.ndarray
     alt_max_deg: np.ndarray
     sun_alt_worst_deg: np.ndarray
     moon_sep_min_deg: np.ndarray
     fli_worst: np.ndarray
-    moon_up_now: np.ndarray
     lst_now_h: np.ndarray
     slot_start_mjd: np.ndarray
+
+    @property
+    def airmass_now(self) -> np.ndarray:
+        return airmass(self.alt_now_deg)
+
+    @property
+    def airmass_worst(self) -> np.ndarray:
+        return airmass(self.alt_min_deg)
 
 
 def _bit(cond: np.ndarray, bit: int) -> np.ndarray:
     return cond.astype(np.uint32) * np.uint32(bit)
 
 
-def _airmass(alt_deg: np.ndarray) -> np.ndarray:
-    am = np.asarray(airmass(np.maximum(alt_deg, 0.0)), dtype=float)
-    return np.where(alt_deg > 0.0, am, np.inf)
+def airmass_limit_altitude(arrays: CandidateArrays, tolerance_pct: float) -> np.ndarray:
+    """Altitude (deg) where each OB reaches its airmass limit (+ tolerance); cached."""
+    key = ("alt_limit", tolerance_pct)
+    hit = arrays.cache.get(key)
+    if hit is None:
+        limits = arrays.max_airmass * (1.0 + tolerance_pct / 100.0)
+        uniq, inverse = np.unique(limits, return_inverse=True)
+        hit = np.asarray(altitude_for_airmass(uniq))[inverse.reshape(-1)]
+        arrays.cache[key] = hit
+    return hit  # type: ignore[no-any-return]
 
 
 def evaluate(
@@ -150,65 +160,69 @@ def evaluate(
     start_mjd: float,
     *,
     geometry: Geometry,
-    sky: SkyTrack,
+    sky: SkyTrack | DenseSky,
     conditions: Conditions,
     options: RankingOptions,
     twilight: tuple[float, float] | None,
 ) -> Evaluation:
     """Check OBs ``idx`` for a start at ``start_mjd`` (UTC MJD).
 
-    ``twilight`` is ``(end of evening, start of morning astronomical twilight)`` in MJD for the
-    night, or None when the Sun never reaches -18 deg (then twilight offsets are not checked).
+    ``sky`` is best a ``DenseSky`` (1-minute nodes) covering the slots; ``twilight`` is
+    ``(end of evening, start of morning astronomical twilight)`` in MJD for the night, or
+    None when the Sun never reaches -18 deg (then twilight offsets are not checked).
     """
     a = arrays
     lat = sky.latitude_deg
     m = idx.size
     exe_d = a.execution_s[idx] / 86400.0
     s0 = start_mjd + a.concat_offset_s[idx] / 86400.0
-    fracs = (0.0, 0.5, 1.0) if options.fits_from_now else (0.0,)
-    k = len(fracs)
-    times = s0[:, None] + exe_d[:, None] * np.asarray(fracs)[None, :]  # (M, K)
+    fits = options.fits_from_now
+    if fits:
+        times = s0[:, None] + exe_d[:, None] * np.array([0.0, 0.5, 1.0])[None, :]  # (M, 3)
+    else:
+        times = s0[:, None]
     at = sky.at(times)
-    ra_t, dec_t = geometry.ra_tod[idx], geometry.dec_tod[idx]
+    ra_t = geometry.ra_tod[idx]
     ha = at.lst_deg - ra_t[:, None]
     sl, cl = np.sin(lat * _D2R), np.cos(lat * _D2R)
     sd, cd = geometry.sin_dec_tod[idx], geometry.cos_dec_tod[idx]
     sin_alt = (sl * sd)[:, None] + (cl * cd)[:, None] * np.cos(ha * _D2R)
-    alt = np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
     mask = np.zeros(m, dtype=np.uint32)
 
-    # airmass (worst at one end of the slot: altitude is unimodal)
-    am = _airmass(alt)
-    am_worst = am.max(axis=1)
-    am_limit = a.max_airmass[idx] * (1.0 + options.airmass_tolerance_pct / 100.0)
-    mask |= _bit(am_worst > am_limit, AIRMASS)
+    # airmass: altitude is unimodal, so its minimum over the slot is at one end
+    sin_min = sin_alt.min(axis=1)
+    alt_lim = airmass_limit_altitude(a, options.airmass_tolerance_pct)[idx]
+    mask |= _bit(sin_min < np.sin(alt_lim * _D2R), AIRMASS)
+    alt_min = np.degrees(np.arcsin(np.clip(sin_min, -1.0, 1.0)))
+    alt_now = np.degrees(np.arcsin(np.clip(sin_alt[:, 0], -1.0, 1.0)))
 
     # zenith avoidance: culmination inside the slot?
     h0 = np.mod(ha[:, 0] + 180.0, 360.0) - 180.0
-    h1 = h0 + exe_d * SIDEREAL_DEG_PER_DAY if k > 1 else h0
+    h1 = h0 + exe_d * SIDEREAL_DEG_PER_DAY if fits else h0
     culm = (h0 <= 0.0) & (h1 >= 0.0)
-    alt_max = np.where(culm, 90.0 - np.abs(lat - dec_t), alt.max(axis=1))
+    alt_ends = np.degrees(np.arcsin(np.clip(sin_alt.max(axis=1), -1.0, 1.0)))
+    alt_max = np.where(culm, 90.0 - np.abs(lat - geometry.dec_tod[idx]), alt_ends)
     if options.zenith_avoidance_deg > 0:
         mask |= _bit(alt_max > 90.0 - options.zenith_avoidance_deg, ZENITH)
 
-    # Sun
-    sun_worst = at.sun_alt_deg.max(axis=1)
+    # Sun (unimodal during a night: the ends of the slot suffice)
+    sun_worst = np.maximum(at.sun_alt_deg[:, 0], at.sun_alt_deg[:, -1])
     mask |= _bit(sun_worst > options.sun_max_elevation_deg, SUN)
     twi = a.twilight_offset_min[idx]
     has_twi = ~np.isnan(twi)
     if twilight is not None and has_twi.any():
         dusk, dawn = twilight
         off = np.where(has_twi, twi, 0.0) / 1440.0
-        bad = has_twi & ((s0 < dusk + off) | (s0 + (exe_d if k > 1 else 0.0) > dawn - off))
+        end = s0 + (exe_d if fits else 0.0)
+        bad = has_twi & ((s0 < dusk + off) | (end > dawn - off))
         mask |= _bit(bad, TWILIGHT)
 
     # Moon: distance and FLI apply only while the Moon is above the elevation limit
     moon_up = at.moon_alt_deg >= options.moon_elevation_limit_deg  # (M, K)
     ra_i = geometry.ra_icrs[idx] * _D2R
-    mra, mdec = at.moon_ra_deg * _D2R, at.moon_dec_deg * _D2R
-    cos_sep = geometry.sin_dec_icrs[idx][:, None] * np.sin(mdec) + geometry.cos_dec_icrs[idx][
+    cos_sep = geometry.sin_dec_icrs[idx][:, None] * at.moon_sin_dec + geometry.cos_dec_icrs[idx][
         :, None
-    ] * np.cos(mdec) * np.cos(ra_i[:, None] - mra)
+    ] * at.moon_cos_dec * np.cos(ra_i[:, None] - at.moon_ra_deg * _D2R)
     sep = np.degrees(np.arccos(np.clip(cos_sep, -1.0, 1.0)))
     sep_min = np.where(moon_up, sep, np.inf).min(axis=1)
     dist_limit = a.min_moon_distance_deg[idx] * (1.0 - options.moon_distance_tolerance_pct / 100)
@@ -221,10 +235,9 @@ def evaluate(
     if options.check_seeing:
         mask |= _bit(conditions.seeing_arcsec > a.max_seeing_arcsec[idx], SEEING)
     if options.check_transparency:
-        bad = int(conditions.transparency) < a.min_transparency[idx]
-        mask |= _bit(bad, TRANSPARENCY)
+        mask |= _bit(int(conditions.transparency) < a.min_transparency[idx], TRANSPARENCY)
 
-    # wind pointing restriction: azimuth needed only when it applies
+    # wind pointing restriction (azimuth at the start)
     hr = ha[:, 0] * _D2R
     az0 = np.degrees(np.arctan2(-cd * np.sin(hr), sd * cl - cd * np.cos(hr) * sl)) % 360.0
     if options.wind_restriction and conditions.wind_speed_ms >= options.wind_speed_limit_ms:
@@ -233,23 +246,30 @@ def evaluate(
 
     # absolute windows
     if a.abs_start_mjd.shape[1]:
-        ws, we = a.abs_start_mjd[idx], a.abs_end_mjd[idx]
-        end = s0 + (exe_d if k > 1 else 0.0)
-        inside = (ws <= s0[:, None]) & ((end[:, None] <= we) if k > 1 else (s0[:, None] < we))
-        bad = a.has_abs[idx] & ~inside.any(axis=1)
-        mask |= _bit(bad, ABSOLUTE_WINDOW)
+        has = a.has_abs[idx]
+        if has.any():
+            ws, we = a.abs_start_mjd[idx], a.abs_end_mjd[idx]
+            if fits:
+                inside = (ws <= s0[:, None]) & ((s0 + exe_d)[:, None] <= we)
+            else:
+                inside = (ws <= s0[:, None]) & (s0[:, None] < we)
+            mask |= _bit(has & ~inside.any(axis=1), ABSOLUTE_WINDOW)
 
     # LST windows (hours, may wrap through 0 h)
     lst_h = np.mod(at.lst_deg[:, 0], 360.0) / 15.0
     if a.lst_start_h.shape[1]:
-        ls, le = a.lst_start_h[idx], a.lst_end_h[idx]
-        length = np.mod(le - ls, 24.0)
-        length = np.where(length == 0.0, 24.0, length)
-        into = np.mod(lst_h[:, None] - ls, 24.0)
-        dur_h = exe_d * SIDEREAL_DEG_PER_DAY / 15.0 if k > 1 else np.zeros(m)
-        inside = into + dur_h[:, None] <= length if k > 1 else into < length
-        bad = a.has_lst[idx] & ~np.where(np.isnan(ls), False, inside).any(axis=1)
-        mask |= _bit(bad, LST_WINDOW)
+        has = a.has_lst[idx]
+        if has.any():
+            ls, le = a.lst_start_h[idx], a.lst_end_h[idx]
+            length = np.mod(le - ls, 24.0)
+            length = np.where(length == 0.0, 24.0, length)
+            into = np.mod(lst_h[:, None] - ls, 24.0)
+            if fits:
+                inside = into + (exe_d * SIDEREAL_DEG_PER_DAY / 15.0)[:, None] <= length
+            else:
+                inside = into < length
+            inside &= ~np.isnan(ls)
+            mask |= _bit(has & ~inside.any(axis=1), LST_WINDOW)
 
     # time-link window on the start of the OB
     linked = a.link[idx] >= 0
@@ -263,15 +283,13 @@ def evaluate(
     return Evaluation(
         idx=idx,
         mask=mask,
-        airmass_now=am[:, 0],
-        airmass_worst=am_worst,
-        alt_now_deg=alt[:, 0],
+        alt_now_deg=alt_now,
         az_now_deg=az0,
+        alt_min_deg=alt_min,
         alt_max_deg=alt_max,
         sun_alt_worst_deg=sun_worst,
         moon_sep_min_deg=sep_min,
         fli_worst=fli_worst,
-        moon_up_now=moon_up[:, 0],
         lst_now_h=lst_h,
         slot_start_mjd=s0,
     )

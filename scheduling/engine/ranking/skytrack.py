@@ -83,6 +83,53 @@ class SkyAt:
     moon_ra_deg: np.ndarray  # unwrapped
     moon_dec_deg: np.ndarray
     moon_fli: np.ndarray
+    moon_sin_dec: np.ndarray
+    moon_cos_dec: np.ndarray
+
+
+@dataclass(frozen=True)
+class DenseSky:
+    """A ``SkyTrack`` resampled on uniform nodes (default 1 min) for fast lookups.
+
+    Altitudes are evaluated in closed form at the nodes, then interpolated linearly with
+    arithmetic indexing (no search): the added error is < 0.002 deg on 1-minute nodes.
+    Queries outside the nodes are clamped to the end nodes except the LST (exactly linear).
+    """
+
+    latitude_deg: float
+    start_mjd: float
+    step_d: float
+    lst0_deg: float
+    nodes: dict[str, np.ndarray]
+
+    @property
+    def end_mjd(self) -> float:
+        return self.start_mjd + self.step_d * (next(iter(self.nodes.values())).size - 1)
+
+    def at(self, mjd: np.ndarray | float) -> SkyAt:
+        x = np.asarray(mjd, dtype=float)
+        n = next(iter(self.nodes.values())).size
+        u = (x - self.start_mjd) / self.step_d
+        i = np.clip(u.astype(np.int64), 0, max(n - 2, 0))
+        w = np.clip(u - i, 0.0, 1.0)
+        nd = self.nodes
+
+        def get(name: str) -> np.ndarray:
+            lo = nd[name][i]
+            if n == 1:
+                return lo
+            return lo + w * (nd[name][i + 1] - lo)
+
+        return SkyAt(
+            lst_deg=self.lst0_deg + SIDEREAL_DEG_PER_DAY * (x - self.start_mjd),
+            sun_alt_deg=get("sun_alt"),
+            moon_alt_deg=get("moon_alt"),
+            moon_ra_deg=get("moon_ra"),
+            moon_dec_deg=get("moon_dec"),
+            moon_fli=get("moon_fli"),
+            moon_sin_dec=get("moon_sin_dec"),
+            moon_cos_dec=get("moon_cos_dec"),
+        )
 
 
 @dataclass(frozen=True)
@@ -183,11 +230,34 @@ class SkyTrack:
         lat = self.latitude_deg
         sun = sin_altitude(lat, lst - get(self.sun_ra_eff_deg), get(self.sun_dec_deg))
         moon = sin_altitude(lat, lst - get(self.moon_ra_eff_deg), get(self.moon_dec_eff_deg))
+        mdec = get(self.moon_dec_deg)
         return SkyAt(
             lst_deg=lst,
             sun_alt_deg=_alt(sun),
             moon_alt_deg=_alt(moon),
             moon_ra_deg=get(self.moon_ra_deg),
-            moon_dec_deg=get(self.moon_dec_deg),
+            moon_dec_deg=mdec,
             moon_fli=np.clip(get(self.moon_fli), 0.0, 1.0),
+            moon_sin_dec=np.sin(mdec * _D2R),
+            moon_cos_dec=np.cos(mdec * _D2R),
+        )
+
+    def dense(self, start_mjd: float, end_mjd: float, step_d: float = 1.0 / 1440.0) -> DenseSky:
+        """Resample on uniform nodes from ``start_mjd`` to (at least) ``end_mjd``."""
+        n = max(2, int(np.ceil((end_mjd - start_mjd) / step_d)) + 1)
+        at = self.at(start_mjd + np.arange(n) * step_d)
+        return DenseSky(
+            latitude_deg=self.latitude_deg,
+            start_mjd=start_mjd,
+            step_d=step_d,
+            lst0_deg=float(at.lst_deg[0]),
+            nodes={
+                "sun_alt": at.sun_alt_deg,
+                "moon_alt": at.moon_alt_deg,
+                "moon_ra": at.moon_ra_deg,
+                "moon_dec": at.moon_dec_deg,
+                "moon_fli": at.moon_fli,
+                "moon_sin_dec": at.moon_sin_dec,
+                "moon_cos_dec": at.moon_cos_dec,
+            },
         )
