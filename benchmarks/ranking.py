@@ -78,13 +78,19 @@ def uniform_arrays(arrays: CandidateArrays) -> CandidateArrays:
     )
 
 
-def astroplan_ms(arrays: CandidateArrays, reps: int) -> tuple[float, np.ndarray]:
+def astroplan_ms(
+    arrays: CandidateArrays, reps: int, window_s: float | None = None
+) -> tuple[float, np.ndarray]:
+    """Median ms of astroplan on ``arrays``' targets: ``is_observable`` at one instant, or with
+    ``window_s`` ``is_always_observable`` over [t, t + window] on a 5-minute grid (the
+    equivalent of "fits from now" for one common execution time)."""
     from astroplan import (
         AirmassConstraint,
         AtNightConstraint,
         MoonIlluminationConstraint,
         MoonSeparationConstraint,
         Observer,
+        is_always_observable,
         is_observable,
     )
     from astropy.coordinates import SkyCoord
@@ -100,8 +106,21 @@ def astroplan_ms(arrays: CandidateArrays, reps: int) -> tuple[float, np.ndarray]
     out: list[np.ndarray] = []
 
     def run(k: int) -> None:
-        t = Time([INSTANT + k * 37 * u.s])
-        out.append(np.asarray(is_observable(constraints, observer, targets, times=t)))
+        t = INSTANT + k * 37 * u.s
+        if window_s is None:
+            out.append(np.asarray(is_observable(constraints, observer, targets, times=Time([t]))))
+        else:
+            out.append(
+                np.asarray(
+                    is_always_observable(
+                        constraints,
+                        observer,
+                        targets,
+                        time_range=Time([t, t + window_s * u.s]),
+                        time_grid_resolution=5 * u.min,
+                    )
+                )
+            )
 
     return median_ms(run, reps), out[0]
 
@@ -117,6 +136,8 @@ def main() -> None:
     opts = RankingOptions(moon_elevation_limit_deg=0.0)
     at_start = replace(opts, fits_from_now=False)
     print(f"ranking benchmark at {INSTANT.isot} UTC, Paranal; medians in ms")
+    warm = CandidateArrays.build(synthetic_candidates(np.random.default_rng(0), 50, INSTANT))
+    rank(warm, site=PARANAL, time=INSTANT, conditions=CONDITIONS)  # load ERFA/IERS once
     rows = []
     arrays_by_n: dict[int, CandidateArrays] = {}
     for n in sizes:
@@ -135,12 +156,12 @@ def main() -> None:
 
         rank(arrays, site=PARANAL, time=INSTANT, conditions=CONDITIONS)  # warm-up
         full = median_ms(lambda k: ranked(k, options=opts), r)
-        analytic = median_ms(lambda k: ranked(k, options=opts, sky_method="analytic"), r)
         uni = uniform_arrays(arrays)
+        analytic = median_ms(lambda k: ranked(k, options=opts, sky_method="analytic"), r)
         prepare_geometry(uni, PARANAL, float(INSTANT.utc.mjd))
         start_only = median_ms(
             lambda k: rank(
-                uni,
+                uni,  # noqa: B023  (called before the loop variable changes)
                 site=PARANAL,
                 time=INSTANT + k * 37 * u.s,
                 conditions=CONDITIONS,
@@ -159,8 +180,11 @@ def main() -> None:
         )
         ap_reps = 3 if n <= 10_000 else 1
         ap, ap_mask = astroplan_ms(sub, ap_reps)
+        window = float(np.median(arrays.execution_s))
+        ap_fit, _ = astroplan_ms(sub, ap_reps, window_s=window)
         scale = n / len(sub)
         ap_scaled = ap * scale
+        ap_fit_scaled = ap_fit * scale
         # agreement on the uniform set, at start (same instant as astroplan's first run)
         mine = rank(
             sub,
@@ -185,6 +209,7 @@ def main() -> None:
                 scale,
                 agree,
                 len(res.order),
+                ap_fit_scaled,
             )
         )
         print(
@@ -193,6 +218,8 @@ def main() -> None:
             f"top-20 objects {top_ms:5.2f} | astroplan {ap_scaled:9.1f}"
             + (f" (timed on {len(sub):,}, x{scale:.0f})" if scale != 1 else "")
             + f" | observable {len(res.order):,} | agreement with astroplan {agree:.4f}"
+            + f"\n{'':12}astroplan is_always_observable over a {window / 60:.0f}-min execution "
+            f"(5-min grid): {ap_fit_scaled:9.1f}"
         )
     # filtered list with reasons and observable_from for 10k (lazy, on demand)
     a10 = arrays_by_n[10_000]
@@ -219,21 +246,27 @@ def main() -> None:
         f"({sim.rankings} rankings, {len(sim.executed)} executed)"
     )  # type: ignore[attr-defined]
     print("\nratios and targets")
-    for n, _b, _p, full, analytic, start_only, _t, ap, _s, _a, _o in rows:
+    for n, _b, _p, full, analytic, start_only, _t, ap, _s, _a, _o, ap_fit in rows:
         print(
-            f"N={n:>7,}: astroplan / rank = {ap / full:7.0f}x (at start: "
-            f"{ap / start_only:7.0f}x, analytic sky: {ap / analytic:7.0f}x)"
+            f"N={n:>7,}: one instant: astroplan is_observable / rank at start = "
+            f"{ap / start_only:5.0f}x | over the execution: astroplan is_always_observable / "
+            f"rank fits-from-now = {ap_fit / full:5.0f}x (analytic sky: {ap_fit / analytic:5.0f}x)"
         )
     by_n = {r[0]: r for r in rows}
     checks = [("10k rank <= 20 ms", by_n[10_000][3] <= 20.0, f"{by_n[10_000][3]:.2f} ms")]
-    if 100_000 in by_n:
+    for n in (10_000, 100_000):
+        if n not in by_n:
+            continue
+        row = by_n[n]
+        if n == 100_000:
+            checks.append(("100k rank <= 100 ms", row[3] <= 100.0, f"{row[3]:.2f} ms"))
+        one, fit = row[7] / row[5], row[11] / row[3]
         checks.append(
-            ("100k rank <= 100 ms", by_n[100_000][3] <= 100.0, f"{by_n[100_000][3]:.2f} ms")
+            (f">= 100x astroplan at {n // 1000}k, one instant", one >= 100, f"{one:.0f}x")
         )
-        ratio = by_n[100_000][7] / by_n[100_000][3]
-        checks.append((">= 100x astroplan at 100k", ratio >= 100, f"{ratio:.0f}x"))
-    ratio10 = by_n[10_000][7] / by_n[10_000][3]
-    checks.append((">= 100x astroplan at 10k", ratio10 >= 100, f"{ratio10:.0f}x"))
+        checks.append(
+            (f">= 100x astroplan at {n // 1000}k, over the execution", fit >= 100, f"{fit:.0f}x")
+        )
     checks.append(("night over 10k <= 5 s", night_ms <= 5000.0, f"{night_ms / 1e3:.2f} s"))
     for name, ok_, value in checks:
         print(f"  {'MET ' if ok_ else 'MISS'} {name}: {value}")
