@@ -20,6 +20,7 @@ the limit. Absolute, LST and time-link windows are exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -129,11 +130,11 @@ class Evaluation:
     lst_now_h: np.ndarray
     slot_start_mjd: np.ndarray
 
-    @property
+    @cached_property
     def airmass_now(self) -> np.ndarray:
         return airmass(self.alt_now_deg)
 
-    @property
+    @cached_property
     def airmass_worst(self) -> np.ndarray:
         return airmass(self.alt_min_deg)
 
