@@ -357,6 +357,8 @@ def rank(
     span = min(float(slot_end.max()) / 86400.0 if idx.size else 0.0, 0.5)
     if sky is None:
         sky = build_sky(site, t0, span, sky_method)
+    elif not sky.start_mjd - 1e-6 <= t0 <= sky.end_mjd:
+        raise ValueError("the sky track does not cover the ranking instant")
     dense = sky.dense(t0, t0 + span + 1.0 / 1440.0)
     ev = F.evaluate(
         arrays,

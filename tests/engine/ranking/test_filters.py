@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import astropy.units as u
+import numpy as np
+import pytest
 from astropy.time import Time
 
+from dataflow.astro.geometry import airmass, target_altaz
 from dataflow.astro.site import PARANAL
 from dataflow.astro.sky import sky_samples
+from scheduling.engine.ranking.engine import rank
 from scheduling.engine.ranking.model import (
     Conditions,
     ConstraintSet,
@@ -14,9 +18,11 @@ from scheduling.engine.ranking.model import (
     TimeLinkMembership,
     Transparency,
 )
+from scheduling.engine.ranking.skytrack import SkyTrack
 from tests.engine.ranking.conftest import (
     DARK,
     DAY,
+    GOOD,
     LAX,
     MOONLIT,
     codes,
@@ -264,3 +270,28 @@ def test_group_membership_is_not_a_filter() -> None:
     c = transit(DARK, group=GroupMembership("G", 0.5, 0.5))
     assert [x.id for x in do_rank([c], DARK).ranked] == ["T"]
     assert LAX.max_fli == 1.0
+
+
+def test_rising_target_is_observable_from_when_it_reaches_its_airmass_limit() -> None:
+    # given a target three hours east of the meridian with an airmass limit of 1.3
+    c = ob(
+        "R",
+        lst_deg(DARK) + 45.0,
+        -30.0,
+        constraints=ConstraintSet(max_airmass=1.3, max_fli=1.0, min_moon_distance_deg=0),
+    )
+    r = do_rank([c], DARK, fits_from_now=False)
+    assert codes(r, "R") == {"airmass"}
+    frm = r.filtered[0].observable_from
+    # then observable_from is the first 10-minute step where its airmass is below 1.3
+    assert frm is not None
+    grid = DARK + np.arange(1, 60) * 10 * u.min
+    alt, _ = target_altaz(PARANAL, sky_samples(PARANAL, grid), [c.ra_deg], [c.dec_deg])
+    first = grid[int(np.argmax(airmass(alt[0]) <= 1.3))]
+    assert abs((frm - first).to_value(u.min)) < 0.01
+
+
+def test_sky_track_must_cover_the_instant() -> None:
+    track = SkyTrack.exact(PARANAL, Time([DARK + 1 * u.h, DARK + 2 * u.h]))
+    with pytest.raises(ValueError, match="does not cover"):
+        rank([transit(DARK)], site=PARANAL, time=DARK, conditions=GOOD, sky=track)
