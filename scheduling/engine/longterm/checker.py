@@ -33,8 +33,7 @@ def check_solution(problem: Problem, solution: Solution, check_objective: bool =
     index = {day: i for i, day in enumerate(problem.dates)}
     busy: dict[tuple[str, int], str] = {}
     unavailable: dict[str, set[int]] = {
-        t.name: {index[x] for x in t.technical | t.closed if x in index}
-        for t in problem.telescopes
+        t.name: {index[x] for x in t.technical | t.closed if x in index} for t in problem.telescopes
     }
     mounted = {t.name: t.mounted for t in problem.telescopes}
 
@@ -111,8 +110,7 @@ def _night_errors(
         out.append(f"{run.id}: {run.instrument} not mounted on {day.isoformat()}")
     if problem.moon_fli[night] > run.max_fli + _EPS:
         out.append(
-            f"{run.id}: moon FLI {problem.moon_fli[night]:.2f} > {run.max_fli} "
-            f"on {day.isoformat()}"
+            f"{run.id}: moon FLI {problem.moon_fli[night]:.2f} > {run.max_fli} on {day.isoformat()}"
         )
     if day in run.impossible:
         out.append(f"{run.id}: {day.isoformat()} is an impossible date")
@@ -190,26 +188,37 @@ def _sm_errors(
             errors.append(f"reservation {res} has no SM run")
             continue
         nights = np.arange(res.first, res.last + 1)
+        avail = np.array([n not in unavailable[res.telescope] for n in nights])
+        if not avail.any():
+            errors.append(f"reservation {res} on nights that are all technical or closed")
+            continue
         dark = problem.dark_hours[nights]
         weights = np.array([r.hours for r in members])
-        vis = np.array([np.clip(r.visible_hours[nights] / np.maximum(dark, 1e-9), 0, 1)
-                        for r in members])
+        vis = np.array(
+            [np.clip(r.visible_hours[nights] / np.maximum(dark, 1e-9), 0, 1) for r in members]
+        )
         frac = (weights[:, None] * vis).sum(axis=0) / weights.sum()
         ok = (problem.moon_fli[nights] <= res.max_fli + _EPS) & np.asarray(
             mounted[res.telescope][res.instrument], dtype=bool
         )[nights]
-        cap = float((ok * frac * free[res.telescope][nights] * dark / 2).sum())
-        tol = 0.05 * 2 * len(nights) + _EPS
-        if res.hours > cap + tol:
+        free_halves = float(free[res.telescope][nights].sum())
+        # capacity per block: mean hours per half-night over its available nights x free halves
+        rate = float((ok * frac * dark / 2)[avail].mean())
+        cap = rate * free_halves
+        if res.hours > cap + 0.05 * free_halves + _EPS:
             errors.append(
                 f"reservation {res.telescope} {res.instrument} FLI<={res.max_fli} RA bin "
                 f"{res.ra_bin} nights {res.first}..{res.last}: {res.hours:.1f} h > "
                 f"{cap:.1f} h of visible SM time"
             )
+        if not ok[avail].all() and ok[avail].any():
+            errors.append(f"reservation {res}: moon or instrument fit only part of its block")
     for (tel, first, last), hours in per_block.items():
         nights = np.arange(first, last + 1)
-        cap = float((free[tel][nights] * problem.dark_hours[nights] / 2).sum())
-        if hours > cap + 0.05 * 2 * len(nights) + _EPS:
+        avail = np.array([n not in unavailable[tel] for n in nights])
+        free_halves = float(free[tel][nights].sum())
+        cap = float((problem.dark_hours[nights] / 2)[avail].mean()) * free_halves
+        if hours > cap + 0.05 * free_halves + _EPS:
             errors.append(
                 f"{tel} nights {first}..{last}: {hours:.1f} h reserved > {cap:.1f} h of SM time"
             )

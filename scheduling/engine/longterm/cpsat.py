@@ -40,12 +40,10 @@ from scheduling.engine.longterm.feasibility import (
     SMGroup,
     check_pins,
     feasible_starts,
-    half_night_units,
     pin_slot,
     preferred_bonus,
     run_weight,
-    sm_blocks,
-    sm_groups,
+    sm_plan,
     units,
     vm_options,
     vm_value,
@@ -76,6 +74,12 @@ class _Model:
     starts_var: dict[str, cp_model.IntVar] = field(default_factory=dict)
 
 
+DEFAULT_SUBSOLVERS: tuple[str, ...] = ("default_lp", "max_lp")
+"""With two workers, two LP-based full searches prove optimality much sooner than CP-SAT's
+default mix (one LP search plus local-search / LNS helpers), measured on synthetic periods;
+the greedy hint already gives them a good first solution."""
+
+
 def solve_cpsat(
     problem: Problem,
     *,
@@ -86,26 +90,42 @@ def solve_cpsat(
     hint_greedy: bool = True,
     redundant_no_overlap: bool = True,
     max_block_nights: int = 0,
+    decompose: bool = True,
+    subsolvers: tuple[str, ...] | None = DEFAULT_SUBSOLVERS,
     log: bool = False,
+    parameters: dict | None = None,
 ) -> Solution:
     """Solve ``problem`` with CP-SAT.
+
+    Telescopes that no link ties together are independent problems (their VM nights and SM
+    blocks are their own): with ``decompose`` each group of linked telescopes is solved
+    separately, smallest first, each with a share of the remaining time proportional to its
+    number of start booleans; the reported bound is the sum of the parts' proven bounds.
 
     Parameters
     ----------
     time_limit_s : float
-        Wall-clock limit of the CP-SAT search, seconds (model building comes on top).
+        Wall-clock limit of the CP-SAT searches together, seconds (model building and the
+        greedy hint come on top).
     num_workers : int
         CP-SAT worker threads.
     random_seed : int
     progress : callable, optional
-        Called with a :class:`~.solution.Progress` on every improving solution and every
-        improved bound (from CP-SAT's threads: keep it short and thread-safe).
+        Called with a :class:`~.solution.Progress` (whole problem: parts not solved yet count
+        with their greedy objective and a trivial bound) on every improving solution and
+        every improved bound, from CP-SAT's threads: keep it short and thread-safe.
     hint_greedy : bool
         Hint the greedy solution (and keep it if CP-SAT finds nothing better).
     redundant_no_overlap : bool
         Add the redundant per-telescope NoOverlap of optional intervals.
     max_block_nights : int
         Cap on SM block length (0 = blocks end only where moon class or instruments change).
+    decompose : bool
+        Solve independent groups of telescopes separately.
+    subsolvers : tuple of str or None
+        CP-SAT full-search workers to run (``None`` = CP-SAT's default portfolio).
+    parameters : dict, optional
+        Extra ``SatParameters`` fields.
 
     Raises
     ------
@@ -117,13 +137,170 @@ def solve_cpsat(
     conflicts = check_pins(problem, options)
     if conflicts:
         raise ScheduleConflict(conflicts)
-    greedy: Solution | None
-    try:
-        greedy = solve_greedy(problem)
-    except ScheduleConflict:
-        greedy = None  # greedy's bounded search failed; CP-SAT decides
+    parts = split(problem) if decompose else [problem]
+    sizes = [
+        max(1, sum(len(options[r.id].starts) for r in q.runs if r.mode == "VM")) for q in parts
+    ]
+    order = sorted(range(len(parts)), key=lambda i: sizes[i])
+    greedies: list[Solution | None] = []
+    for q in parts:
+        try:
+            greedies.append(solve_greedy(q))
+        except ScheduleConflict:
+            greedies.append(None)  # greedy's bounded search failed; CP-SAT decides
+    pending_obj = [g.info.objective if g is not None else 0 for g in greedies]
+    pending_bound = [_trivial_bound(q) for q in parts]
+    results: dict[int, _Part] = {}
+    deadline = time.perf_counter() + time_limit_s
+    for n, i in enumerate(order):
+        left = max(0.1, deadline - time.perf_counter())
+        share = left * sizes[i] / sum(sizes[j] for j in order[n:])
+        done_obj = sum(results[j].objective for j in results)
+        done_bound = sum(
+            results[j].bound if results[j].bound is not None else pending_bound[j] for j in results
+        )
+        rest = [j for j in order[n + 1 :]]
+        offset_obj = done_obj + sum(pending_obj[j] for j in rest)
+        offset_bound = done_bound + sum(pending_bound[j] for j in rest)
+        reporter = _Reporter(progress, t0, offset_obj, offset_bound, pending_obj[i])
+        results[i] = _solve_part(
+            parts[i],
+            greedies[i],
+            reporter,
+            time_limit_s=share,
+            num_workers=num_workers,
+            random_seed=random_seed,
+            hint_greedy=hint_greedy,
+            redundant=redundant_no_overlap,
+            max_block_nights=max_block_nights,
+            subsolvers=subsolvers,
+            log=log,
+            parameters=parameters,
+        )
+    wall = time.perf_counter() - t0
+    vm_starts: dict[str, int] = {}
+    served: dict[str, float] = {}
+    reservations: list[Reservation] = []
+    for i in range(len(parts)):
+        r = results[i]
+        vm_starts.update(r.solution.vm_starts)
+        served.update(r.solution.sm_served)
+        reservations += r.solution.reservations
+    statuses = {results[i].status for i in results}
+    status = (
+        "OPTIMAL"
+        if statuses == {"OPTIMAL"}
+        else ("FEASIBLE" if statuses <= {"OPTIMAL", "FEASIBLE"} else "UNKNOWN")
+    )
+    bounds = [results[i].bound for i in results]
+    winners = [results[i].winner for i in sorted(results)]
+    winner = (
+        winners[0]
+        if len(set(winners)) == 1
+        else ", ".join(
+            f"{winners.count(w)} {w}" for w in ("cp-sat", "tie", "greedy") if w in winners
+        )
+    )
+    g_objs = [g.info.objective for g in greedies if g is not None]
+    cp_objs = [results[i].cpsat_objective for i in results]
+    size: dict[str, int] = {"parts": len(parts)}
+    for i in results:
+        for key, value in results[i].size.items():
+            size[key] = size.get(key, 0) + value
+    info = SolveInfo(
+        solver="cp-sat",
+        status=status,
+        objective=score(problem, vm_starts, served).objective,
+        bound=None if any(b is None for b in bounds) else sum(b for b in bounds if b is not None),
+        wall_s=wall,
+        greedy_objective=sum(g_objs) if len(g_objs) == len(parts) else None,
+        winner=winner,
+        cpsat_objective=None
+        if any(c is None for c in cp_objs)
+        else sum(c for c in cp_objs if c is not None),
+        model_size=size,
+    )
+    return Solution(vm_starts, served, tuple(reservations), info)
+
+
+def split(problem: Problem) -> list[Problem]:
+    """Independent sub-problems: groups of telescopes tied by links, with their runs."""
+    parent = {t.name: t.name for t in problem.telescopes}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for link in problem.links:
+        a = find(problem.run(link.first).telescope)
+        b = find(problem.run(link.second).telescope)
+        parent[a] = b
+    groups: dict[str, list[str]] = {}
+    for t in problem.telescopes:
+        groups.setdefault(find(t.name), []).append(t.name)
+    if len(groups) == 1:
+        return [problem]
+    out = []
+    for names in groups.values():
+        tels = tuple(t for t in problem.telescopes if t.name in names)
+        runs = tuple(r for r in problem.runs if r.telescope in names)
+        ids = {r.id for r in runs}
+        out.append(
+            Problem(
+                dates=problem.dates,
+                dark_hours=problem.dark_hours,
+                moon_fli=problem.moon_fli,
+                telescopes=tels,
+                runs=runs,
+                links=tuple(x for x in problem.links if x.first in ids),
+                pins=tuple(x for x in problem.pins if x.run in ids),
+                ra_bins=problem.ra_bins,
+            )
+        )
+    return out
+
+
+def _trivial_bound(problem: Problem) -> int:
+    total = 0
+    for r in problem.runs:
+        if r.mode == "VM":
+            total += vm_value(problem, r) + int(round(2 * r.nights))
+        else:
+            total += run_weight(r) * units(r.hours)
+    return total
+
+
+@dataclass
+class _Part:
+    solution: Solution
+    status: str
+    objective: int
+    bound: int | None
+    winner: str
+    cpsat_objective: int | None
+    size: dict[str, int]
+
+
+def _solve_part(
+    problem: Problem,
+    greedy: Solution | None,
+    reporter: _Reporter,
+    *,
+    time_limit_s: float,
+    num_workers: int,
+    random_seed: int,
+    hint_greedy: bool,
+    redundant: bool,
+    max_block_nights: int,
+    subsolvers: tuple[str, ...] | None,
+    log: bool,
+    parameters: dict | None,
+) -> _Part:
+    t0 = time.perf_counter()
+    options = vm_options(problem)
     starts = {rid: (o.starts, o.bonus) for rid, o in options.items()}
-    m = _build(problem, starts, max_block_nights, with_assumptions=False, redundant=redundant_no_overlap)
+    m = _build(problem, starts, max_block_nights, with_assumptions=False, redundant=redundant)
     if hint_greedy and greedy is not None:
         _hint(problem, m, greedy)
     solver = cp_model.CpSolver()
@@ -131,12 +308,16 @@ def solve_cpsat(
     solver.parameters.num_workers = num_workers
     solver.parameters.random_seed = random_seed
     solver.parameters.log_search_progress = log
+    if subsolvers:
+        solver.parameters.subsolvers.extend(subsolvers)
+    for name, value in (parameters or {}).items():
+        if isinstance(value, list):
+            getattr(solver.parameters, name).extend(value)
+        else:
+            setattr(solver.parameters, name, value)
     build_s = time.perf_counter() - t0
-    reporter = _Reporter(progress, t0)
-    if progress is not None:
-        solver.best_bound_callback = reporter.on_bound
+    solver.best_bound_callback = reporter.on_bound
     status = solver.Solve(m.model, reporter)
-    wall = time.perf_counter() - t0
     status_name = solver.StatusName(status)
     size = {
         "vm_start_booleans": sum(len(v) for v in m.x.values()),
@@ -153,12 +334,8 @@ def solve_cpsat(
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         vm_starts, served, reservations = _decode(problem, m, solver)
         cp_obj = score(problem, vm_starts, served).objective
-        cp_solution = Solution(
-            vm_starts,
-            served,
-            tuple(reservations),
-            SolveInfo("cp-sat", status_name, cp_obj, bound, wall),
-        )
+        info = SolveInfo("cp-sat", status_name, cp_obj, bound, time.perf_counter() - t0)
+        cp_solution = Solution(vm_starts, served, tuple(reservations), info)
     g_obj = greedy.info.objective if greedy is not None else None
     if cp_solution is None and greedy is None:
         raise ScheduleConflict(["CP-SAT found no schedule within the time limit"])
@@ -167,32 +344,32 @@ def solve_cpsat(
     else:
         assert greedy is not None
         chosen, winner = greedy, "greedy"
-    info = SolveInfo(
-        solver="cp-sat",
-        status=status_name,
-        objective=chosen.info.objective,
-        bound=bound,
-        wall_s=wall,
-        greedy_objective=g_obj,
-        winner=winner,
-        cpsat_objective=cp_obj,
-        model_size=size,
-    )
-    return Solution(chosen.vm_starts, chosen.sm_served, chosen.reservations, info)
+    return _Part(chosen, status_name, chosen.info.objective, bound, winner, cp_obj, size)
 
 
 class _Reporter(cp_model.CpSolverSolutionCallback):
-    def __init__(self, progress: ProgressCallback | None, t0: float) -> None:
+    """Forwards CP-SAT progress for one part, shifted by the other parts' figures."""
+
+    def __init__(
+        self,
+        progress: ProgressCallback | None,
+        t0: float,
+        offset_objective: float,
+        offset_bound: float,
+        initial_objective: float,
+    ) -> None:
         super().__init__()
         self._progress = progress
         self._t0 = t0
+        self._off_obj = offset_objective
+        self._off_bound = offset_bound
         self._lock = threading.Lock()
-        self.objective = 0.0
+        self.objective = float(initial_objective)
         self.bound = float("inf")
 
     def on_solution_callback(self) -> None:
         with self._lock:
-            self.objective = self.ObjectiveValue()
+            self.objective = max(self.objective, self.ObjectiveValue())
             self.bound = min(self.bound, self.BestObjectiveBound())
             self._emit()
 
@@ -202,9 +379,13 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
             self._emit()
 
     def _emit(self) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self.bound < float("inf"):
             self._progress(
-                Progress(self.objective, self.bound, time.perf_counter() - self._t0)
+                Progress(
+                    self._off_obj + self.objective,
+                    self._off_bound + self.bound,
+                    time.perf_counter() - self._t0,
+                )
             )
 
 
@@ -241,7 +422,11 @@ def _build(
         model.add(sum(x[rid].values()) == p)
         if not x[rid]:
             model.add(p == 0)
-        if redundant and len(st) > 1:
+        if redundant and len(st) == 1:
+            intervals[run.telescope].append(
+                model.new_optional_fixed_size_interval_var(int(st[0]), run.slots, p, f"iv[{rid}]")
+            )
+        elif redundant and len(st) > 1:
             sv = model.new_int_var_from_domain(
                 cp_model.Domain.from_values(st.tolist()), f"start[{rid}]"
             )
@@ -250,7 +435,7 @@ def _build(
             intervals[run.telescope].append(
                 model.new_optional_fixed_size_interval_var(sv, run.slots, p, f"iv[{rid}]")
             )
-    for tel, ivs in intervals.items():
+    for ivs in intervals.values():
         if len(ivs) > 1:
             model.add_no_overlap(ivs)
     occ: dict[str, dict[int, cp_model.IntVar]] = {}
@@ -313,45 +498,35 @@ def _build(
             if link.max_days is not None:
                 model.add(target <= link.max_days).only_enforce_if(lits)
 
-    # SM reservations
-    groups = sm_groups(problem)
-    blocks = sm_blocks(problem, max_block_nights)
-    mdl.groups, mdl.blocks = groups, blocks
-    half = half_night_units(problem)
-    unavailable = {t.name: problem.unavailable(t.name) for t in problem.telescopes}
-    blocks_of: dict[str, list[int]] = {}
-    for k, b in enumerate(blocks):
-        blocks_of.setdefault(b.telescope, []).append(k)
-
-    def sm_capacity(tel: str, nights: range, per_half: np.ndarray) -> tuple[int, list]:
-        """Constant and terms of sum_d per_half[d] * (2 - occ[2d] - occ[2d+1])."""
-        const, terms = 0, []
-        for n in nights:
-            c = int(per_half[n])
-            if c == 0 or unavailable[tel][n]:
-                continue
-            const += 2 * c
-            for s in (2 * n, 2 * n + 1):
-                o = occ[tel].get(s)
-                if o is not None:
-                    terms.append(-c * o)
-        return const, terms
-
+    # SM reservations: per block, free half-nights f_k = 2 x available nights - VM slots
+    plan = sm_plan(problem, max_block_nights)
+    mdl.groups, mdl.blocks = plan.groups, plan.blocks
+    free_k: dict[int, cp_model.IntVar | int] = {}
+    for k, b in enumerate(plan.blocks):
+        unavailable = problem.unavailable(b.telescope)
+        avail = int((~unavailable[b.first : b.last + 1]).sum())
+        terms = [
+            occ[b.telescope][s] for s in range(2 * b.first, 2 * b.last + 2) if s in occ[b.telescope]
+        ]
+        if not terms:
+            free_k[k] = 2 * avail
+        else:
+            f = model.new_int_var(0, 2 * avail, f"free[{k}]")
+            model.add(f == 2 * avail - sum(terms))
+            free_k[k] = f
     block_terms: dict[int, list[cp_model.IntVar]] = {}
-    for g in groups:
-        tel = g.key[0]
+    for g in plan.groups:
         members = [problem.run(r) for r in g.members]
         demand = sum(units(r.hours) for r in members)
         ys = []
-        for k in blocks_of.get(tel, []):
-            b = blocks[k]
-            nights = range(b.first, b.last + 1)
-            const, terms = sm_capacity(tel, nights, g.cap)
-            if const == 0:
+        for k in plan.blocks_of.get(g.key[0], []):
+            rate = plan.group_rate.get((g.key, k), 0)
+            b = plan.blocks[k]
+            upper = rate * 2 * (b.last - b.first + 1)
+            if upper == 0:
                 continue
-            y = model.new_int_var(0, min(const, demand), f"y[{g.key},{k}]")
-            if terms:
-                model.add(y <= const + sum(terms))
+            y = model.new_int_var(0, min(upper, demand), f"y[{g.key},{k}]")
+            model.add(y <= rate * free_k[k])
             mdl.y[(g.key, k)] = y
             ys.append(y)
             block_terms.setdefault(k, []).append(y)
@@ -367,9 +542,7 @@ def _build(
             for v in served:
                 model.add(v == 0)
     for k, ys in block_terms.items():
-        b = blocks[k]
-        const, terms = sm_capacity(b.telescope, range(b.first, b.last + 1), half)
-        model.add(sum(ys) <= const + sum(terms))
+        model.add(sum(ys) <= plan.total_rate[k] * free_k[k])
     model.maximize(sum(c * v for v, c in objective))
     if with_assumptions:
         model.add_assumptions([model.get_bool_var_from_proto_index(i) for i in mdl.assumptions])

@@ -271,11 +271,12 @@ def link_satisfied(link: Link, s1: int, s2: int) -> bool:
 @dataclass(frozen=True, eq=False)
 class SMGroup:
     """SM runs that share telescope, instrument, moon limit and RA bin: they compete for the
-    same SM hours. ``cap[d]`` is the group's usable tenths of an hour per SM half-night."""
+    same SM hours. ``share[d]`` is the group's usable hours per SM half-night on night ``d``
+    (the visible fraction of the half-night; 0 where moon, instrument or availability fail)."""
 
     key: tuple[str, str, float, int]  # telescope, instrument, max_fli, ra_bin
     members: tuple[str, ...]  # run ids, best first
-    cap: np.ndarray  # int[D] per SM half-night, 0 where moon / instrument / visibility fail
+    share: np.ndarray  # float[D] hours per SM half-night
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,6 @@ def sm_groups(problem: Problem) -> list[SMGroup]:
         if r.mode == "SM":
             key = (r.telescope, r.instrument, float(r.max_fli), problem.ra_bin(r.ra_deg))
             by_key.setdefault(key, []).append(r)
-    half = half_night_units(problem)
     out = []
     for key in sorted(by_key):
         runs = sorted(by_key[key], key=lambda r: (-run_weight(r), r.id))
@@ -318,9 +318,50 @@ def sm_groups(problem: Problem) -> list[SMGroup]:
             & np.asarray(tel.mounted[key[1]], dtype=bool)
             & ~problem.unavailable(key[0])
         )
-        cap = np.where(ok, np.round(group_fraction(problem, runs) * half).astype(int), 0)
-        out.append(SMGroup(key=key, members=tuple(r.id for r in runs), cap=cap))
+        share = np.where(ok, group_fraction(problem, runs) * problem.dark_hours / 2, 0.0)
+        out.append(SMGroup(key=key, members=tuple(r.id for r in runs), share=share))
     return out
+
+
+def block_rate(problem: Problem, block: SMBlock, per_half_hours: np.ndarray) -> int:
+    """Tenths of an hour per free SM half-night of ``block``: the mean of ``per_half_hours``
+    over the block's nights that are neither technical nor closed.
+
+    SM capacity is counted per block, not per night: a block holds ``rate x free half-nights``,
+    whichever of its nights VM leaves free. Nights of a block share the moon class and the
+    instruments; night length and RA visibility change little within one (days)."""
+    nights = slice(block.first, block.last + 1)
+    avail = ~problem.unavailable(block.telescope)[nights]
+    if not avail.any():
+        return 0
+    return int(round(float(per_half_hours[nights][avail].mean()) * HOUR_UNITS))
+
+
+@dataclass(frozen=True, eq=False)
+class SMPlan:
+    """Everything the solvers need for SM: groups, blocks and per-block rates."""
+
+    groups: list[SMGroup]
+    blocks: list[SMBlock]
+    total_rate: list[int]  # per block: tenths of an hour per free half-night
+    group_rate: dict[tuple[tuple[str, str, float, int], int], int]  # (group key, block) -> rate
+    blocks_of: dict[str, list[int]]
+
+
+def sm_plan(problem: Problem, max_block_nights: int = 0) -> SMPlan:
+    groups = sm_groups(problem)
+    blocks = sm_blocks(problem, max_block_nights)
+    blocks_of: dict[str, list[int]] = {}
+    for k, b in enumerate(blocks):
+        blocks_of.setdefault(b.telescope, []).append(k)
+    total = [block_rate(problem, b, problem.dark_hours / 2) for b in blocks]
+    rates = {}
+    for g in groups:
+        for k in blocks_of.get(g.key[0], []):
+            r = block_rate(problem, blocks[k], g.share)
+            if r > 0:
+                rates[(g.key, k)] = r
+    return SMPlan(groups, blocks, total, rates, blocks_of)
 
 
 def sm_blocks(problem: Problem, max_nights: int = 0) -> list[SMBlock]:

@@ -16,13 +16,11 @@ import numpy as np
 
 from scheduling.engine.longterm.feasibility import (
     HOUR_UNITS,
+    SMPlan,
     VMOption,
     check_pins,
-    half_night_units,
     link_satisfied,
-    run_weight,
-    sm_blocks,
-    sm_groups,
+    sm_plan,
     units,
     vm_options,
 )
@@ -114,8 +112,10 @@ def place_vm(problem: Problem, options: Mapping[str, VMOption]) -> dict[str, int
                 names = [p.describe() for p in problem.pins if p.run in unit]
                 links = {lk.describe() for r in unit for lk in links_of.get(r, [])}
                 raise ScheduleConflict(
-                    [f"{', '.join(names)} cannot be honoured together with "
-                     f"{', '.join(sorted(links))}: no placement of the linked runs fits"]
+                    [
+                        f"{', '.join(names)} cannot be honoured together with "
+                        f"{', '.join(sorted(links))}: no placement of the linked runs fits"
+                    ]
                 )
             continue
         for rid, s in placed.items():
@@ -202,36 +202,26 @@ def free_halves(problem: Problem, vm_starts: Mapping[str, int]) -> dict[str, np.
 
 
 def place_sm(
-    problem: Problem, vm_starts: Mapping[str, int]
+    problem: Problem, vm_starts: Mapping[str, int], plan: SMPlan | None = None
 ) -> tuple[dict[str, float], list[Reservation]]:
+    plan = plan if plan is not None else sm_plan(problem)
     free = free_halves(problem, vm_starts)
-    half = half_night_units(problem)
-    groups = {g.key: g for g in sm_groups(problem)}
-    blocks = sm_blocks(problem)
-    block_left = [
-        int((half[b.first : b.last + 1] * free[b.telescope][b.first : b.last + 1]).sum())
-        for b in blocks
-    ]
-    blocks_of: dict[str, list[int]] = {}
-    for k, b in enumerate(blocks):
-        blocks_of.setdefault(b.telescope, []).append(k)
-    group_left: dict[tuple, int] = {}
+    free_k = [int(free[b.telescope][b.first : b.last + 1].sum()) for b in plan.blocks]
+    block_left = [rate * f for rate, f in zip(plan.total_rate, free_k, strict=True)]
     taken: dict[tuple, int] = {}
+    group_left: dict[tuple, int] = {}
     served: dict[str, float] = {}
     sm_runs = sorted((r for r in problem.runs if r.mode == "SM"), key=rank_key)
     for run in sm_runs:
         key = (run.telescope, run.instrument, float(run.max_fli), problem.ra_bin(run.ra_deg))
-        g = groups[key]
         need = units(run.hours)
         got = 0
-        for k in blocks_of.get(run.telescope, []):
+        for k in plan.blocks_of.get(run.telescope, []):
             if got >= need:
                 break
-            b = blocks[k]
             gk = (key, k)
             if gk not in group_left:
-                sl = slice(b.first, b.last + 1)
-                group_left[gk] = int((g.cap[sl] * free[b.telescope][sl]).sum())
+                group_left[gk] = plan.group_rate.get(gk, 0) * free_k[k]
             a = min(need - got, group_left[gk], block_left[k])
             if a > 0:
                 got += a
@@ -242,9 +232,9 @@ def place_sm(
             served[run.id] = got / HOUR_UNITS
     reservations = [
         Reservation(
-            telescope=blocks[k].telescope,
-            first=blocks[k].first,
-            last=blocks[k].last,
+            telescope=plan.blocks[k].telescope,
+            first=plan.blocks[k].first,
+            last=plan.blocks[k].last,
             instrument=key[1],
             max_fli=key[2],
             ra_bin=key[3],
@@ -253,6 +243,3 @@ def place_sm(
         for (key, k), u in sorted(taken.items(), key=lambda x: (x[0][1], x[0][0]))
     ]
     return served, reservations
-
-
-__all__ = ["solve_greedy", "place_vm", "place_sm", "free_halves", "rank_key", "run_weight"]

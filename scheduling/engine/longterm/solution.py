@@ -23,7 +23,7 @@ from scheduling.engine.longterm.feasibility import (
     no_start_reason,
     preferred_bonus,
     run_weight,
-    sm_groups,
+    sm_plan,
     units,
     vm_hours,
     vm_value,
@@ -288,9 +288,7 @@ def left_out(
     """Every VM run not scheduled and every SM run not fully served, with the reason."""
     labels = labels if labels is not None else night_labels(problem, solution)
     out: list[LeftOut] = []
-    starts_of = {
-        r.id: feasible_starts(problem, r) for r in problem.runs if r.mode == "VM"
-    }
+    starts_of = {r.id: feasible_starts(problem, r) for r in problem.runs if r.mode == "VM"}
     partners: dict[str, list[str]] = {}
     for link in problem.links:
         partners.setdefault(link.first, []).append(link.second)
@@ -309,8 +307,7 @@ def left_out(
             open_start = False
             for s in starts:
                 taken = {
-                    labels[run.telescope][x // 2][x % 2]
-                    for x in range(int(s), int(s) + run.slots)
+                    labels[run.telescope][x // 2][x % 2] for x in range(int(s), int(s) + run.slots)
                 } - {SM, FREE}
                 blockers |= taken
                 open_start = open_start or not taken
@@ -328,19 +325,20 @@ def left_out(
                     f"all {len(starts)} feasible starts taken by other runs "
                     f"({counts}; e.g. {example})"
                 )
-        out.append(
-            LeftOut(run.id, "VM", run.rank_class, run.grade, vm_hours(problem, run), reason)
-        )
-    groups = sm_groups(problem)
-    half = half_night_units(problem)
-    for g in groups:
+        out.append(LeftOut(run.id, "VM", run.rank_class, run.grade, vm_hours(problem, run), reason))
+    plan = sm_plan(problem)
+    for g in plan.groups:
         tel, inst, fli, rbin = g.key
         free_halves = np.array(
-            [sum(x in (SM, FREE) for x in halves) for halves in labels[tel]], dtype=float
+            [sum(x in (SM, FREE) for x in halves) for halves in labels[tel]], dtype=int
         )
-        capacity = float((g.cap * free_halves).sum()) / HOUR_UNITS
+        capacity = nights_total = 0.0
+        for k in plan.blocks_of.get(tel, []):
+            b = plan.blocks[k]
+            f = int(free_halves[b.first : b.last + 1].sum())
+            capacity += plan.group_rate.get((g.key, k), 0) * f / HOUR_UNITS
+            nights_total += plan.total_rate[k] * f / HOUR_UNITS
         demand = sum(problem.run(m).hours for m in g.members)
-        nights_total = float((half * free_halves).sum()) / HOUR_UNITS
         for m in g.members:
             run = problem.run(m)
             served = solution.sm_served.get(m, 0.0)
@@ -361,9 +359,7 @@ def format_statistics(problem: Problem, stats: Statistics, max_left_out: int = 1
     lines = ["hours (VM at the period's mean night)   requested  scheduled      %"]
     for c, row in stats.by_class.items():
         pct = 100 * row.scheduled / row.requested if row.requested else 0.0
-        lines.append(
-            f"  class {c:<31} {row.requested:9.0f} {row.scheduled:10.0f} {pct:6.1f}"
-        )
+        lines.append(f"  class {c:<31} {row.requested:9.0f} {row.scheduled:10.0f} {pct:6.1f}")
     lines.append("RA bin        VM req  VM sched   SM req  SM sched  SM short")
     width = 24 / problem.ra_bins
     for b, row in enumerate(stats.by_ra_bin):

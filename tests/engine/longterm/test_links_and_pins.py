@@ -1,0 +1,152 @@
+"""Links between runs and staff pins, including the conflicts they can create."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from scheduling.engine.longterm.checker import check_solution
+from scheduling.engine.longterm.cpsat import solve_cpsat
+from scheduling.engine.longterm.greedy import solve_greedy
+from scheduling.engine.longterm.problem import Link, Pin, ProblemError, ScheduleConflict
+from tests.engine.longterm.builders import day, nights_of, problem, telescope, vm
+
+SOLVERS = {"greedy": solve_greedy, "cpsat": partial(solve_cpsat, time_limit_s=10)}
+
+
+@pytest.fixture(params=sorted(SOLVERS))
+def solve(request):
+    return SOLVERS[request.param]
+
+
+def test_same_nights_link_puts_both_runs_on_the_same_nights_of_two_telescopes(solve):
+    # given UT1 busy on nights 0-1 with a better run, and UT2 technical on nights 4-5
+    n = 8
+    tels = [telescope("UT1", n=n), telescope("UT2", n=n, technical=(4, 5))]
+    runs = [
+        vm("busy", 2, n=n, rank_class="A", preferred=frozenset({day(0), day(1)})),
+        vm("a", 2, n=n, telescope="UT1"),
+        vm("b", 2, n=n, telescope="UT2"),
+    ]
+    p = problem(runs, n=n, telescopes=tels, links=(Link("a", "b", "same_nights"),))
+    # when
+    s = solve(p)
+    # then
+    assert check_solution(p, s) == []
+    assert s.vm_starts["a"] == s.vm_starts["b"]
+    assert not set(nights_of(s.vm_starts["a"], 2)) & {0, 1, 4, 5}
+
+
+def test_apart_link_keeps_the_second_run_within_its_window(solve):
+    # given the second epoch must come 5..6 nights after the first
+    n = 12
+    link = Link("first", "second", "apart", min_days=5, max_days=6)
+    p = problem(
+        [vm("first", 1, n=n), vm("second", 1, n=n)], n=n, telescopes=[telescope(n=n)], links=(link,)
+    )
+    # when
+    s = solve(p)
+    # then
+    assert check_solution(p, s) == []
+    assert 5 <= s.vm_starts["second"] // 2 - s.vm_starts["first"] // 2 <= 6
+
+
+def test_unordered_apart_link_bounds_the_absolute_distance():
+    # given the first run prefers the last night and the two must be at least 3 nights apart
+    n = 6
+    link = Link("a", "b", "apart", min_days=3, ordered=False)
+    runs = [vm("a", 1, n=n, preferred=frozenset({day(5)})), vm("b", 1, n=n)]
+    p = problem(runs, n=n, telescopes=[telescope(n=n)], links=(link,))
+    # when
+    s = solve_cpsat(p, time_limit_s=10)
+    # then b may come first
+    assert s.vm_starts["a"] == 10
+    assert s.vm_starts["b"] // 2 <= 2
+
+
+def test_linked_runs_are_scheduled_together_or_not_at_all(solve):
+    # given the partner of a linked run can never be observed (moon too bright every night)
+    n = 5
+    runs = [vm("a", 1, n=n), vm("b", 1, n=n, max_fli=0.2)]
+    p = problem(
+        runs,
+        n=n,
+        telescopes=[telescope(n=n)],
+        moon=np.full(n, 0.9),
+        links=(Link("a", "b", "same_nights"),),
+    )
+    # when
+    s = solve(p)
+    # then
+    assert s.vm_starts == {}
+    assert check_solution(p, s) == []
+
+
+def test_pinned_run_is_placed_where_staff_pinned_it(solve):
+    # given a better-placed alternative (preferred night 0) that the pin overrides
+    p = problem([vm("r", 2, preferred=frozenset({day(0)}))], pins=(Pin("r", day(6)),))
+    # when
+    s = solve(p)
+    # then
+    assert s.vm_starts["r"] == 12
+    assert check_solution(p, s) == []
+
+
+def test_pin_on_a_second_half():
+    p = problem([vm("h", 0.5)], pins=(Pin("h", day(3), second_half=True),))
+    s = solve_cpsat(p, time_limit_s=10)
+    assert s.vm_starts == {"h": 7}
+
+
+def test_pin_on_a_bright_night_is_a_clear_conflict(solve):
+    # given a dark-time run pinned on full moon
+    moon = np.linspace(0.0, 1.0, 10)
+    p = problem([vm("dark", 1, max_fli=0.4)], moon=moon, pins=(Pin("dark", day(9)),))
+    # when / then
+    with pytest.raises(ScheduleConflict) as err:
+        solve(p)
+    message = str(err.value)
+    assert "pin dark on 2026-04-10 is impossible" in message
+    assert "moon FLI 1.00 > 0.40" in message
+
+
+def test_pin_on_a_technical_night_names_the_night(solve):
+    p = problem([vm("r", 2)], telescopes=[telescope(technical=(4,))], pins=(Pin("r", day(3)),))
+    with pytest.raises(ScheduleConflict, match="2026-04-05 is a technical or closed night"):
+        solve(p)
+
+
+def test_overlapping_pins_name_both_runs(solve):
+    p = problem([vm("a", 2), vm("b", 2)], pins=(Pin("a", day(2)), Pin("b", day(3))))
+    with pytest.raises(ScheduleConflict, match=r"pin b on 2026-04-04 overlaps pin a on 2026-04-03"):
+        solve(p)
+
+
+def test_pins_that_break_a_link_name_the_link(solve):
+    link = Link("a", "b", "apart", min_days=5, max_days=6)
+    p = problem([vm("a", 1), vm("b", 1)], links=(link,), pins=(Pin("a", day(0)), Pin("b", day(2))))
+    with pytest.raises(ScheduleConflict, match=r"break link b 5\.\.6 nights after a"):
+        solve(p)
+
+
+def test_pin_and_link_conflict_found_by_the_solver_names_both():
+    # given a pinned run whose linked follow-up can only go 5..6 nights later, where the
+    # moon is too bright for it: no placement of the follow-up fits
+    moon = np.array([0.0] * 5 + [0.9, 0.9] + [0.0] * 3)
+    link = Link("a", "b", "apart", min_days=5, max_days=6)
+    p = problem(
+        [vm("a", 1), vm("b", 1, max_fli=0.4)], moon=moon, links=(link,), pins=(Pin("a", day(0)),)
+    )
+    # when / then
+    with pytest.raises(ScheduleConflict) as err:
+        solve_cpsat(p, time_limit_s=10)
+    message = str(err.value)
+    assert "pin a on 2026-04-01" in message
+    assert "link b 5..6 nights after a" in message
+
+
+def test_pin_outside_the_period_or_of_an_sm_run_is_a_problem_error():
+    with pytest.raises(ProblemError, match="outside the period"):
+        problem([vm("r", 1)], pins=(Pin("r", day(40)),))
+    with pytest.raises(ProblemError, match="not a VM run"):
+        problem([vm("r", 1)], pins=(Pin("x", day(1)),))
