@@ -220,6 +220,9 @@ def solve_cpsat(
         else sum(c for c in cp_objs if c is not None),
         model_size=size,
     )
+    if progress is not None:
+        final_bound = info.bound if info.bound is not None else sum(pending_bound)
+        progress(Progress(info.objective, final_bound, wall))
     return Solution(vm_starts, served, tuple(reservations), info)
 
 

@@ -270,12 +270,15 @@ def _validate(p: Problem, d: int) -> None:
         elif r.hours <= 0:
             raise ProblemError(f"run {r.id}: SM hours must be positive")
     vm = {r.id for r in p.runs if r.mode == "VM"}
+    runs = {r.id: r for r in p.runs}
     for link in p.links:
         for rid in (link.first, link.second):
             if rid not in vm:
                 raise ProblemError(f"{link.describe()}: {rid} is not a VM run of the problem")
         if link.first == link.second:
             raise ProblemError(f"{link.describe()}: a run cannot be linked to itself")
+        if link.kind == "same_nights" and runs[link.first].telescope == runs[link.second].telescope:
+            raise ProblemError(f"{link.describe()}: both runs are on the same telescope")
     seen: set[str] = set()
     for pin in p.pins:
         if pin.run not in vm:

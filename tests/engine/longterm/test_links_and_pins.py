@@ -67,11 +67,12 @@ def test_unordered_apart_link_bounds_the_absolute_distance():
 def test_linked_runs_are_scheduled_together_or_not_at_all(solve):
     # given the partner of a linked run can never be observed (moon too bright every night)
     n = 5
-    runs = [vm("a", 1, n=n), vm("b", 1, n=n, max_fli=0.2)]
+    tels = [telescope("UT1", n=n), telescope("UT2", n=n)]
+    runs = [vm("a", 1, n=n), vm("b", 1, n=n, max_fli=0.2, telescope="UT2")]
     p = problem(
         runs,
         n=n,
-        telescopes=[telescope(n=n)],
+        telescopes=tels,
         moon=np.full(n, 0.9),
         links=(Link("a", "b", "same_nights"),),
     )
