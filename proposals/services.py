@@ -4,6 +4,7 @@ saves these models; state changes lock the row, check the transition table and w
 import datetime as dt
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -374,7 +375,7 @@ def coi_add(
 
 
 def _send_invitation(coi: CoInvestigator, proposal: Proposal, actor: User) -> None:
-    link = reverse("proposals:accept_invitation", args=[coi.invitation_token])
+    link = settings.SITE_URL + reverse("proposals:accept_invitation", args=[coi.invitation_token])
     EmailMessage(
         subject=f"Invitation to join proposal '{proposal.title}'",
         body=(

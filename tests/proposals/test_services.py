@@ -86,6 +86,20 @@ def test_unknown_coi_gets_invitation_and_links_on_accept(draft):
     assert CoInvestigator.objects.get(pk=coi.pk).user == newcomer
 
 
+def test_invitation_mail_carries_an_absolute_link(
+    draft, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://dfs.example.org"
+    with django_capture_on_commit_callbacks(execute=True):
+        coi = services.coi_add(proposal_id=draft.pk, actor=draft.pi, email="new@example.org")
+    (message,) = mail.outbox
+    assert message.to == ["new@example.org"]
+    assert (
+        f"https://dfs.example.org/proposals/invitations/{coi.invitation_token}/accept/"
+        in message.body
+    )
+
+
 def test_stale_version_is_refused(draft):
     with pytest.raises(StaleVersion):
         services.proposal_update(
