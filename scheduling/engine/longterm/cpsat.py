@@ -162,7 +162,9 @@ def solve_cpsat(
         rest = [j for j in order[n + 1 :]]
         offset_obj = done_obj + sum(pending_obj[j] for j in rest)
         offset_bound = done_bound + sum(pending_bound[j] for j in rest)
-        reporter = _Reporter(progress, t0, offset_obj, offset_bound, pending_obj[i])
+        reporter = _Reporter(
+            progress, t0, offset_obj, offset_bound, pending_obj[i], pending_bound[i]
+        )
         results[i] = _solve_part(
             parts[i],
             greedies[i],
@@ -360,6 +362,7 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         offset_objective: float,
         offset_bound: float,
         initial_objective: float,
+        initial_bound: float,
     ) -> None:
         super().__init__()
         self._progress = progress
@@ -368,7 +371,7 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         self._off_bound = offset_bound
         self._lock = threading.Lock()
         self.objective = float(initial_objective)
-        self.bound = float("inf")
+        self.bound = float(initial_bound)
 
     def on_solution_callback(self) -> None:
         with self._lock:
@@ -382,7 +385,7 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
             self._emit()
 
     def _emit(self) -> None:
-        if self._progress is not None and self.bound < float("inf"):
+        if self._progress is not None:
             self._progress(
                 Progress(
                     self._off_obj + self.objective,

@@ -103,3 +103,14 @@ def test_statistics_account_for_every_requested_hour_and_explain_left_out_runs()
     assert all(x.reason for x in stats.left_out)
     text = format_statistics(p, stats)
     assert "class A" in text and "RA bin" in text
+
+
+def test_calendar_renders_a_png(tmp_path):
+    from scheduling.engine.longterm.plot import render_calendar
+
+    p = synthetic_problem(
+        SyntheticSpec(n_runs=30, n_telescopes=2, n_nights=40, seed=7), sky=toy_sky
+    )
+    s = solve_greedy(p)
+    out = render_calendar(p, s, tmp_path / "cal.png", nights_per_panel=20)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
