@@ -49,7 +49,7 @@ from scheduling.engine.longterm.feasibility import (
     vm_value,
 )
 from scheduling.engine.longterm.greedy import solve_greedy
-from scheduling.engine.longterm.problem import Problem, ScheduleConflict
+from scheduling.engine.longterm.problem import Link, Pin, Problem, ScheduleConflict
 from scheduling.engine.longterm.solution import (
     Progress,
     ProgressCallback,
@@ -72,6 +72,7 @@ class _Model:
     blocks: list[SMBlock]
     assumptions: dict[int, str] = field(default_factory=dict)  # literal index -> description
     starts_var: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    night_level: set[str] = field(default_factory=set)  # half-night runs placed per night
 
 
 DEFAULT_SUBSOLVERS: tuple[str, ...] = ("default_lp", "max_lp")
@@ -165,11 +166,7 @@ def solve_cpsat(
         reporter = _Reporter(
             progress, t0, offset_obj, offset_bound, pending_obj[i], pending_bound[i]
         )
-        results[i] = _solve_part(
-            parts[i],
-            greedies[i],
-            reporter,
-            time_limit_s=share,
+        kwargs = dict(
             num_workers=num_workers,
             random_seed=random_seed,
             hint_greedy=hint_greedy,
@@ -179,6 +176,11 @@ def solve_cpsat(
             log=log,
             parameters=parameters,
         )
+        cross = _cross_links(parts[i])
+        if decompose and len(cross) == 1 and cross[0].kind == "same_nights":
+            results[i] = _solve_linked(parts[i], cross[0], greedies[i], reporter, share, kwargs)
+        else:
+            results[i] = _solve_part(parts[i], greedies[i], reporter, time_limit_s=share, **kwargs)
     wall = time.perf_counter() - t0
     vm_starts: dict[str, int] = {}
     served: dict[str, float] = {}
@@ -221,6 +223,18 @@ def solve_cpsat(
         if any(c is None for c in cp_objs)
         else sum(c for c in cp_objs if c is not None),
         model_size=size,
+        parts=tuple(
+            {
+                "telescopes": ",".join(t.name for t in parts[i].telescopes),
+                "status": results[i].status,
+                "wall_s": round(results[i].wall_s, 2),
+                "objective": results[i].objective,
+                "bound": results[i].bound,
+                "winner": results[i].winner,
+                "vm_start_booleans": results[i].size["vm_start_booleans"],
+            }
+            for i in order
+        ),
     )
     if progress is not None:
         final_bound = info.bound if info.bound is not None else sum(pending_bound)
@@ -266,6 +280,141 @@ def split(problem: Problem) -> list[Problem]:
     return out
 
 
+def _cross_links(problem: Problem) -> list[Link]:
+    return [
+        x
+        for x in problem.links
+        if problem.run(x.first).telescope != problem.run(x.second).telescope
+    ]
+
+
+def _restrict(problem: Problem, telescopes: set[str], pins: tuple[Pin, ...] = ()) -> Problem:
+    """The runs, links and pins of ``telescopes`` only (links to other telescopes dropped)."""
+    runs = tuple(r for r in problem.runs if r.telescope in telescopes)
+    ids = {r.id for r in runs}
+    return Problem(
+        dates=problem.dates,
+        dark_hours=problem.dark_hours,
+        moon_fli=problem.moon_fli,
+        telescopes=tuple(t for t in problem.telescopes if t.name in telescopes),
+        runs=runs,
+        links=tuple(x for x in problem.links if x.first in ids and x.second in ids),
+        pins=tuple(x for x in problem.pins if x.run in ids) + pins,
+        ra_bins=problem.ra_bins,
+    )
+
+
+def _solve_linked(
+    problem: Problem,
+    link: Link,
+    greedy: Solution | None,
+    reporter: _Reporter,
+    time_limit_s: float,
+    kwargs: dict,
+) -> _Part:
+    """Two groups of telescopes tied by one same-nights link, solved apart.
+
+    Dropping the link relaxes the problem, so the two halves' proven bounds add up to a bound
+    of the whole. If their schedules happen to honour the link, that is the answer; otherwise
+    each side in turn is re-solved with its linked run pinned where the other side put its
+    partner, the better repair is kept, and any time left goes to the joint model hinted with
+    it. Measured: one cross-telescope link made the joint model several times slower to prove
+    than its two halves together.
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit_s
+    first_tel = problem.run(link.first).telescope
+    side_a: set[str] = {first_tel}
+    # telescopes reachable from the first run's telescope without the cross link
+    changed = True
+    while changed:
+        changed = False
+        for x in problem.links:
+            if x is link:
+                continue
+            ta, tb = problem.run(x.first).telescope, problem.run(x.second).telescope
+            if (ta in side_a) != (tb in side_a):
+                side_a |= {ta, tb}
+                changed = True
+    side_b = {t.name for t in problem.telescopes} - side_a
+    if not side_b:
+        return _solve_part(problem, greedy, reporter, time_limit_s=time_limit_s, **kwargs)
+    halves = [_restrict(problem, side_a), _restrict(problem, side_b)]
+    quiet = _Reporter(None, t0, 0, 0, 0, 0)
+    sizes = [max(1, len(h.runs)) for h in halves]
+    solved = []
+    for k, half in enumerate(halves):
+        share = max(0.1, deadline - time.perf_counter()) * sizes[k] / sum(sizes[k:])
+        solved.append(
+            _solve_part(half, solve_greedy(half), quiet, time_limit_s=share / 2, **kwargs)
+        )
+    bound = None
+    if solved[0].bound is not None and solved[1].bound is not None:
+        bound = solved[0].bound + solved[1].bound
+    a_start = solved[0].solution.vm_starts.get(link.first)
+    b_start = solved[1].solution.vm_starts.get(link.second)
+    candidates: list[tuple[int, Solution, str]] = []
+    if (a_start is None and b_start is None) or a_start == b_start:
+        joined = _join(problem, [p.solution for p in solved])
+        candidates.append((joined.info.objective, joined, _worst(solved)))
+    else:
+        for k, (rid, start) in enumerate(((link.second, a_start), (link.first, b_start))):
+            if start is None:
+                continue
+            other = 1 - k  # re-solve the side of ``rid`` with it pinned at ``start``
+            pin = Pin(rid, problem.dates[start // 2], second_half=bool(start % 2))
+            tels = side_b if other == 1 else side_a
+            try:
+                pinned = _restrict(problem, tels, (pin,))
+                if check_pins(pinned, vm_options(pinned)):
+                    continue
+                left = max(0.1, deadline - time.perf_counter())
+                redo = _solve_part(
+                    pinned, solve_greedy(pinned), quiet, time_limit_s=left / 3, **kwargs
+                )
+            except ScheduleConflict:
+                continue
+            parts = [solved[0], redo] if other == 1 else [redo, solved[1]]
+            joined = _join(problem, [p.solution for p in parts])
+            candidates.append((joined.info.objective, joined, _worst(parts)))
+    if greedy is not None:
+        candidates.append((greedy.info.objective, greedy, "FEASIBLE"))
+    if not candidates:
+        return _solve_part(problem, greedy, reporter, time_limit_s=time_limit_s, **kwargs)
+    best_obj, best, status = max(candidates, key=lambda c: c[0])
+    if bound is not None and best_obj >= bound and status == "OPTIMAL":
+        reporter.on_bound(bound)
+        size = {k: solved[0].size[k] + solved[1].size[k] for k in solved[0].size}
+        winner = "cp-sat" if best is not greedy else "greedy"
+        wall = time.perf_counter() - t0
+        return _Part(best, wall, "OPTIMAL", best_obj, bound, winner, best_obj, size)
+    # not proven: give the joint model the rest of the time, hinted with the best repair
+    left = max(0.1, deadline - time.perf_counter())
+    joint = _solve_part(problem, best, reporter, time_limit_s=left, **kwargs)
+    if bound is not None and (joint.bound is None or bound < joint.bound):
+        joint.bound = bound
+        if joint.objective >= bound:
+            joint.status = "OPTIMAL"
+    joint.wall_s = time.perf_counter() - t0
+    return joint
+
+
+def _join(problem: Problem, solutions: list[Solution]) -> Solution:
+    vm: dict[str, int] = {}
+    sm: dict[str, float] = {}
+    res: list[Reservation] = []
+    for x in solutions:
+        vm.update(x.vm_starts)
+        sm.update(x.sm_served)
+        res += x.reservations
+    obj = score(problem, vm, sm).objective
+    return Solution(vm, sm, tuple(res), SolveInfo("cp-sat", "FEASIBLE", obj, None, 0.0))
+
+
+def _worst(parts: list[_Part]) -> str:
+    return "OPTIMAL" if all(p.status == "OPTIMAL" for p in parts) else "FEASIBLE"
+
+
 def _trivial_bound(problem: Problem) -> int:
     total = 0
     for r in problem.runs:
@@ -279,6 +428,7 @@ def _trivial_bound(problem: Problem) -> int:
 @dataclass
 class _Part:
     solution: Solution
+    wall_s: float
     status: str
     objective: int
     bound: int | None
@@ -349,7 +499,8 @@ def _solve_part(
     else:
         assert greedy is not None
         chosen, winner = greedy, "greedy"
-    return _Part(chosen, status_name, chosen.info.objective, bound, winner, cp_obj, size)
+    wall = time.perf_counter() - t0
+    return _Part(chosen, wall, status_name, chosen.info.objective, bound, winner, cp_obj, size)
 
 
 class _Reporter(cp_model.CpSolverSolutionCallback):
@@ -413,21 +564,43 @@ def _build(
     objective: list[tuple[cp_model.IntVar, int]] = []
     intervals: dict[str, list[cp_model.IntervalVar]] = {t.name: [] for t in problem.telescopes}
     mdl = _Model(model, x, presence, {}, {}, {}, [], [])
+    # Half-night runs that no pin or same-nights link ties to a given half are placed per
+    # night: which half they take does not matter to anyone else, and choosing it in the
+    # model multiplied equivalent solutions (measured: proofs several times slower).
+    exact = {pin.run for pin in problem.pins} | {
+        r for link in problem.links if link.kind == "same_nights" for r in (link.first, link.second)
+    }
+    half_cover: dict[str, dict[int, list[cp_model.IntVar]]] = {
+        t.name: {} for t in problem.telescopes
+    }
     for rid, (st, bonus) in starts.items():
         run = problem.run(rid)
         value = vm_value(problem, run)
         x[rid] = {}
-        for s, b in zip(st.tolist(), bonus.tolist(), strict=True):
-            v = model.new_bool_var(f"x[{rid},{s}]")
-            x[rid][s] = v
-            objective.append((v, value + b))
-            for slot in range(s, s + run.slots):
-                cover[run.telescope][slot].append(v)
+        if run.slots == 1 and rid not in exact:
+            mdl.night_level.add(rid)
+            per_night: dict[int, int] = {}
+            for s, b in zip(st.tolist(), bonus.tolist(), strict=True):
+                per_night[s // 2] = max(per_night.get(s // 2, 0), b)
+            for night, b in sorted(per_night.items()):
+                v = model.new_bool_var(f"h[{rid},{night}]")
+                x[rid][2 * night] = v
+                objective.append((v, value + b))
+                half_cover[run.telescope].setdefault(night, []).append(v)
+        else:
+            for s, b in zip(st.tolist(), bonus.tolist(), strict=True):
+                v = model.new_bool_var(f"x[{rid},{s}]")
+                x[rid][s] = v
+                objective.append((v, value + b))
+                for slot in range(s, s + run.slots):
+                    cover[run.telescope][slot].append(v)
         p = model.new_bool_var(f"p[{rid}]")
         presence[rid] = p
         model.add(sum(x[rid].values()) == p)
         if not x[rid]:
             model.add(p == 0)
+        if rid in mdl.night_level:
+            continue
         if redundant and len(st) == 1:
             intervals[run.telescope].append(
                 model.new_optional_fixed_size_interval_var(int(st[0]), run.slots, p, f"iv[{rid}]")
@@ -454,6 +627,10 @@ def _build(
                 o = model.new_bool_var(f"occ[{tel},{s}]")
                 model.add(sum(vs) == o)
                 occ[tel][s] = o
+    for tel, nights in half_cover.items():
+        for night, hs in nights.items():
+            both = [occ[tel][s] for s in (2 * night, 2 * night + 1) if s in occ[tel]]
+            model.add(sum(both) + sum(hs) <= 2)
     mdl.occ = occ
 
     def enforce(ct: cp_model.Constraint, lit: cp_model.IntVar | None) -> None:
@@ -513,6 +690,10 @@ def _build(
         avail = int((~unavailable[b.first : b.last + 1]).sum())
         terms = [
             occ[b.telescope][s] for s in range(2 * b.first, 2 * b.last + 2) if s in occ[b.telescope]
+        ] + [
+            v
+            for night in range(b.first, b.last + 1)
+            for v in half_cover[b.telescope].get(night, [])
         ]
         if not terms:
             free_k[k] = 2 * avail
@@ -559,6 +740,8 @@ def _hint(problem: Problem, m: _Model, greedy: Solution) -> None:
     model = m.model
     for rid, xs in m.x.items():
         s0 = greedy.vm_starts.get(rid)
+        if s0 is not None and rid in m.night_level:
+            s0 = 2 * (s0 // 2)
         for s, v in xs.items():
             model.add_hint(v, s == s0)
         model.add_hint(m.presence[rid], s0 is not None)
@@ -566,6 +749,8 @@ def _hint(problem: Problem, m: _Model, greedy: Solution) -> None:
             model.add_hint(m.starts_var[rid], s0)
     busy: dict[str, set[int]] = {t.name: set() for t in problem.telescopes}
     for rid, s0 in greedy.vm_starts.items():
+        if rid in m.night_level:
+            continue
         run = problem.run(rid)
         busy[run.telescope].update(range(s0, s0 + run.slots))
     hinted = {id(v) for xs in m.x.values() for v in xs.values()}
@@ -588,9 +773,17 @@ def _hint(problem: Problem, m: _Model, greedy: Solution) -> None:
 def _decode(
     problem: Problem, m: _Model, solver: cp_model.CpSolver
 ) -> tuple[dict[str, int], dict[str, float], list[Reservation]]:
-    vm_starts = {
-        rid: s for rid, xs in m.x.items() for s, v in xs.items() if solver.boolean_value(v)
-    }
+    chosen = {rid: s for rid, xs in m.x.items() for s, v in xs.items() if solver.boolean_value(v)}
+    vm_starts = {rid: s for rid, s in chosen.items() if rid not in m.night_level}
+    taken = set()
+    for rid, s in vm_starts.items():
+        run = problem.run(rid)
+        taken.update((run.telescope, slot) for slot in range(s, s + run.slots))
+    for rid in sorted(set(chosen) & m.night_level):
+        tel, s = problem.run(rid).telescope, chosen[rid]
+        slot = s if (tel, s) not in taken else s + 1
+        taken.add((tel, slot))
+        vm_starts[rid] = slot
     served = {}
     for rid, v in m.sm.items():
         val = solver.value(v)

@@ -82,6 +82,7 @@ class SolveInfo:
     winner: str = ""
     cpsat_objective: int | None = None
     model_size: Mapping[str, int] = field(default_factory=dict)
+    parts: tuple[Mapping[str, object], ...] = ()
 
     @property
     def gap(self) -> float | None:
