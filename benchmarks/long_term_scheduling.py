@@ -1,7 +1,8 @@
 """Long-term scheduling benchmark: greedy baseline vs CP-SAT on seeded synthetic periods.
 
     python -m benchmarks.long_term_scheduling            # the three scenarios (~5-6 min)
-    python -m benchmarks.long_term_scheduling --quick    # smaller, 10 s limits (~1 min)
+    python -m benchmarks.long_term_scheduling --quick    # a third of the runs, half the
+                                                         # telescopes, 122 nights, 10 s limits
     python -m benchmarks.long_term_scheduling --scenario oversubscribed --nights 183
 
 For each scenario, in the same run: generate the period (sky model: Paranal), solve it with
@@ -190,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         spec = replace(sc.spec, start=args.start)
         limit = sc.time_limit_s
         if args.quick:
-            spec = replace(spec, n_runs=spec.n_runs // 3, n_nights=min(spec.n_nights, 122))
+            spec = replace(
+                spec,
+                n_runs=spec.n_runs // 3,
+                n_telescopes=max(1, spec.n_telescopes // 2),
+                n_nights=min(spec.n_nights, 122),
+            )
             limit = 10.0
         if args.nights:
             spec = replace(spec, n_nights=args.nights)
