@@ -114,6 +114,7 @@ def run_scenario(sc: Scenario, seed: int, workers: int, hint: bool) -> dict:
         "cpsat_own_objective": info.cpsat_objective,
         "greedy_objective": greedy.info.objective,
         "model": dict(info.model_size),
+        "parts": [dict(x) for x in info.parts],
         "vm_placed": {"greedy": len(greedy.vm_starts), "cpsat": len(cp.vm_starts)},
         "sm_shortfall_by_ra": {
             "greedy": [round(r.sm_shortfall, 1) for r in g_stats.by_ra_bin],
@@ -140,7 +141,7 @@ def _verdict(problem, solution: Solution) -> str:
 
 
 def report(r: dict) -> str:
-    gap = "n/a" if r["gap"] is None else f"{100 * r['gap']:.4f} %"
+    gap = "n/a" if r["gap"] is None else f"{100 * r['gap']:.6f} %"
     lines = [
         f"== {r['scenario']}: {r['description']} (seed {r['seed']})",
         f"   {r['runs']} runs ({r['vm_runs']} VM), {r['telescopes']} telescopes, "
@@ -162,6 +163,11 @@ def report(r: dict) -> str:
         "     greedy    " + " ".join(f"{x:5.0f}" for x in r["sm_shortfall_by_ra"]["greedy"]),
         "     CP-SAT    " + " ".join(f"{x:5.0f}" for x in r["sm_shortfall_by_ra"]["cpsat"]),
         "     requested " + " ".join(f"{x:5.0f}" for x in r["sm_shortfall_by_ra"]["requested"]),
+        "   parts: "
+        + "; ".join(
+            f"{x['telescopes']} {x['status']} {x['wall_s']:.1f} s kept {x['winner']}"
+            for x in r["parts"]
+        ),
         f"   checker: greedy {r['checker']['greedy']}; CP-SAT {r['checker']['cpsat']}",
         f"   target ({r['target']}): {'MET' if r['target_met'] else 'MISSED'}",
     ]

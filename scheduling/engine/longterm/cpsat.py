@@ -377,6 +377,10 @@ def _solve_linked(
             parts = [solved[0], redo] if other == 1 else [redo, solved[1]]
             joined = _join(problem, [p.solution for p in parts])
             candidates.append((joined.info.objective, joined, _worst(parts)))
+    # always possible: leave out the linked runs (and whatever is linked to them)
+    dropped = _linked_closure(problem, {link.first, link.second})
+    joined = _join(problem, [p.solution for p in solved], drop=dropped)
+    candidates.append((joined.info.objective, joined, "FEASIBLE"))
     if greedy is not None:
         candidates.append((greedy.info.objective, greedy, "FEASIBLE"))
     if not candidates:
@@ -399,12 +403,26 @@ def _solve_linked(
     return joint
 
 
-def _join(problem: Problem, solutions: list[Solution]) -> Solution:
+def _linked_closure(problem: Problem, runs: set[str]) -> set[str]:
+    out = set(runs)
+    changed = True
+    while changed:
+        changed = False
+        for x in problem.links:
+            if (x.first in out) != (x.second in out):
+                out |= {x.first, x.second}
+                changed = True
+    return out
+
+
+def _join(problem: Problem, solutions: list[Solution], drop: set[str] = frozenset()) -> Solution:
+    """Union of the schedules of disjoint telescopes, without the VM runs in ``drop`` (leaving
+    a VM run out only frees half-nights, so SM reservations stay valid)."""
     vm: dict[str, int] = {}
     sm: dict[str, float] = {}
     res: list[Reservation] = []
     for x in solutions:
-        vm.update(x.vm_starts)
+        vm.update({r: s for r, s in x.vm_starts.items() if r not in drop})
         sm.update(x.sm_served)
         res += x.reservations
     obj = score(problem, vm, sm).objective
