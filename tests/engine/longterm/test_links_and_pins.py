@@ -151,3 +151,8 @@ def test_pin_outside_the_period_or_of_an_sm_run_is_a_problem_error():
         problem([vm("r", 1)], pins=(Pin("r", day(40)),))
     with pytest.raises(ProblemError, match="not a VM run"):
         problem([vm("r", 1)], pins=(Pin("x", day(1)),))
+
+
+def test_same_nights_link_on_one_telescope_is_a_problem_error():
+    with pytest.raises(ProblemError, match="same telescope"):
+        problem([vm("a", 1), vm("b", 1)], links=(Link("a", "b", "same_nights"),))
