@@ -1,49 +1,22 @@
-"""CP-SAT model of the long-term schedule.
+"""Solve a long-term problem with CP-SAT: the public entry point :func:`solve_cpsat`.
 
-Variables
----------
-* ``x[r, s]``: VM run ``r`` starts at half-night slot ``s``, one boolean per *feasible* start
-  (moon, instrument, visibility, technical / closed and impossible nights are filtered out
-  beforehand by :mod:`.feasibility`); ``sum_s x[r, s] <= 1``.
-* ``occ[t, s]``: telescope ``t`` has a VM run on slot ``s``: the sum of the starts covering
-  ``s``, at most one (no two runs on one telescope half-night). A redundant ``NoOverlap`` of
-  optional intervals per telescope strengthens propagation.
-* ``y[g, k]``: SM hours (tenths) reserved in block ``k`` for SM group ``g`` (telescope,
-  instrument, moon limit, RA bin), bounded by the group's visible share of the block's SM
-  half-nights, ``sum_d cap_g[d] * (2 - occ[t, 2d] - occ[t, 2d+1])``; all groups of a block
-  together by the block's SM half-nights.
-* ``sm[r]``: hours (tenths) served to SM run ``r``; a group's runs share its reservations.
+The model itself (variables, constraints, objective) is in :mod:`.cpmodel`. This module
+splits the problem into independent parts (groups of telescopes tied by links), solves them
+one after the other within the time limit, handles telescope pairs tied by a single
+same-nights link by relaxation and repair, and merges the parts' schedules and bounds.
 
-Objective: maximise ``sum value_r x[r, s] + bonus_r(s) x[r, s] + sum weight_r sm[r]`` (see
-:mod:`.feasibility` for the integer weights: A before B before C, then grade).
-
-The greedy solution is computed first and given to CP-SAT as a hint; the better of the two is
-returned (``SolveInfo.winner``), so CP-SAT never returns a worse schedule than greedy.
-Staff pins fix the start of a run; links add equalities or bounded start differences with
-both-or-neither presence. When pins and links cannot all hold, a second solve with one
-assumption literal per pin and link extracts a conflicting subset and
-:class:`~.problem.ScheduleConflict` names it.
+The greedy solution is computed first and given to CP-SAT as a hint; per part, the better of
+the two is kept (``SolveInfo.winner``), so CP-SAT never returns a worse schedule than greedy.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
 
-import numpy as np
-from ortools.sat.python import cp_model
-
+from scheduling.engine.longterm.cpmodel import Part, Reporter, solve_part
 from scheduling.engine.longterm.feasibility import (
-    HOUR_UNITS,
-    SMBlock,
-    SMGroup,
     check_pins,
-    feasible_starts,
-    pin_slot,
-    preferred_bonus,
     run_weight,
-    sm_plan,
     units,
     vm_options,
     vm_value,
@@ -58,22 +31,6 @@ from scheduling.engine.longterm.solution import (
     SolveInfo,
     score,
 )
-
-
-@dataclass
-class _Model:
-    model: cp_model.CpModel
-    x: dict[str, dict[int, cp_model.IntVar]]
-    presence: dict[str, cp_model.IntVar]
-    occ: dict[str, dict[int, cp_model.IntVar]]
-    y: dict[tuple[tuple[str, str, float, int], int], cp_model.IntVar]
-    sm: dict[str, cp_model.IntVar]
-    groups: list[SMGroup]
-    blocks: list[SMBlock]
-    assumptions: dict[int, str] = field(default_factory=dict)  # literal index -> description
-    starts_var: dict[str, cp_model.IntVar] = field(default_factory=dict)
-    night_level: set[str] = field(default_factory=set)  # half-night runs placed per night
-
 
 DEFAULT_SUBSOLVERS: tuple[str, ...] = ("default_lp", "max_lp")
 """With two workers, two LP-based full searches prove optimality much sooner than CP-SAT's
@@ -151,7 +108,7 @@ def solve_cpsat(
             greedies.append(None)  # greedy's bounded search failed; CP-SAT decides
     pending_obj = [g.info.objective if g is not None else 0 for g in greedies]
     pending_bound = [_trivial_bound(q) for q in parts]
-    results: dict[int, _Part] = {}
+    results: dict[int, Part] = {}
     deadline = time.perf_counter() + time_limit_s
     for n, i in enumerate(order):
         left = max(0.1, deadline - time.perf_counter())
@@ -163,7 +120,7 @@ def solve_cpsat(
         rest = [j for j in order[n + 1 :]]
         offset_obj = done_obj + sum(pending_obj[j] for j in rest)
         offset_bound = done_bound + sum(pending_bound[j] for j in rest)
-        reporter = _Reporter(
+        reporter = Reporter(
             progress, t0, offset_obj, offset_bound, pending_obj[i], pending_bound[i]
         )
         kwargs = dict(
@@ -180,7 +137,7 @@ def solve_cpsat(
         if decompose and len(cross) == 1 and cross[0].kind == "same_nights":
             results[i] = _solve_linked(parts[i], cross[0], greedies[i], reporter, share, kwargs)
         else:
-            results[i] = _solve_part(parts[i], greedies[i], reporter, time_limit_s=share, **kwargs)
+            results[i] = solve_part(parts[i], greedies[i], reporter, time_limit_s=share, **kwargs)
     wall = time.perf_counter() - t0
     vm_starts: dict[str, int] = {}
     served: dict[str, float] = {}
@@ -308,10 +265,10 @@ def _solve_linked(
     problem: Problem,
     link: Link,
     greedy: Solution | None,
-    reporter: _Reporter,
+    reporter: Reporter,
     time_limit_s: float,
     kwargs: dict,
-) -> _Part:
+) -> Part:
     """Two groups of telescopes tied by one same-nights link, solved apart.
 
     Dropping the link relaxes the problem, so the two halves' proven bounds add up to a bound
@@ -338,16 +295,14 @@ def _solve_linked(
                 changed = True
     side_b = {t.name for t in problem.telescopes} - side_a
     if not side_b:
-        return _solve_part(problem, greedy, reporter, time_limit_s=time_limit_s, **kwargs)
+        return solve_part(problem, greedy, reporter, time_limit_s=time_limit_s, **kwargs)
     halves = [_restrict(problem, side_a), _restrict(problem, side_b)]
-    quiet = _Reporter(None, t0, 0, 0, 0, 0)
+    quiet = Reporter(None, t0, 0, 0, 0, 0)
     sizes = [max(1, len(h.runs)) for h in halves]
     solved = []
     for k, half in enumerate(halves):
         share = max(0.1, deadline - time.perf_counter()) * sizes[k] / sum(sizes[k:])
-        solved.append(
-            _solve_part(half, solve_greedy(half), quiet, time_limit_s=share / 2, **kwargs)
-        )
+        solved.append(solve_part(half, solve_greedy(half), quiet, time_limit_s=share / 2, **kwargs))
     bound = None
     if solved[0].bound is not None and solved[1].bound is not None:
         bound = solved[0].bound + solved[1].bound
@@ -369,7 +324,7 @@ def _solve_linked(
                 if check_pins(pinned, vm_options(pinned)):
                     continue
                 left = max(0.1, deadline - time.perf_counter())
-                redo = _solve_part(
+                redo = solve_part(
                     pinned, solve_greedy(pinned), quiet, time_limit_s=left / 3, **kwargs
                 )
             except ScheduleConflict:
@@ -384,17 +339,17 @@ def _solve_linked(
     if greedy is not None:
         candidates.append((greedy.info.objective, greedy, "FEASIBLE"))
     if not candidates:
-        return _solve_part(problem, greedy, reporter, time_limit_s=time_limit_s, **kwargs)
+        return solve_part(problem, greedy, reporter, time_limit_s=time_limit_s, **kwargs)
     best_obj, best, status = max(candidates, key=lambda c: c[0])
     if bound is not None and best_obj >= bound and status == "OPTIMAL":
         reporter.on_bound(bound)
         size = {k: solved[0].size[k] + solved[1].size[k] for k in solved[0].size}
         winner = "cp-sat" if best is not greedy else "greedy"
         wall = time.perf_counter() - t0
-        return _Part(best, wall, "OPTIMAL", best_obj, bound, winner, best_obj, size)
+        return Part(best, wall, "OPTIMAL", best_obj, bound, winner, best_obj, size)
     # not proven: give the joint model the rest of the time, hinted with the best repair
     left = max(0.1, deadline - time.perf_counter())
-    joint = _solve_part(problem, best, reporter, time_limit_s=left, **kwargs)
+    joint = solve_part(problem, best, reporter, time_limit_s=left, **kwargs)
     if bound is not None and (joint.bound is None or bound < joint.bound):
         joint.bound = bound
         if joint.objective >= bound:
@@ -429,7 +384,7 @@ def _join(problem: Problem, solutions: list[Solution], drop: set[str] = frozense
     return Solution(vm, sm, tuple(res), SolveInfo("cp-sat", "FEASIBLE", obj, None, 0.0))
 
 
-def _worst(parts: list[_Part]) -> str:
+def _worst(parts: list[Part]) -> str:
     return "OPTIMAL" if all(p.status == "OPTIMAL" for p in parts) else "FEASIBLE"
 
 
@@ -441,399 +396,3 @@ def _trivial_bound(problem: Problem) -> int:
         else:
             total += run_weight(r) * units(r.hours)
     return total
-
-
-@dataclass
-class _Part:
-    solution: Solution
-    wall_s: float
-    status: str
-    objective: int
-    bound: int | None
-    winner: str
-    cpsat_objective: int | None
-    size: dict[str, int]
-
-
-def _solve_part(
-    problem: Problem,
-    greedy: Solution | None,
-    reporter: _Reporter,
-    *,
-    time_limit_s: float,
-    num_workers: int,
-    random_seed: int,
-    hint_greedy: bool,
-    redundant: bool,
-    max_block_nights: int,
-    subsolvers: tuple[str, ...] | None,
-    log: bool,
-    parameters: dict | None,
-) -> _Part:
-    t0 = time.perf_counter()
-    options = vm_options(problem)
-    starts = {rid: (o.starts, o.bonus) for rid, o in options.items()}
-    m = _build(problem, starts, max_block_nights, with_assumptions=False, redundant=redundant)
-    if hint_greedy and greedy is not None:
-        _hint(problem, m, greedy)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, time_limit_s)
-    solver.parameters.num_workers = num_workers
-    solver.parameters.random_seed = random_seed
-    solver.parameters.log_search_progress = log
-    if subsolvers:
-        solver.parameters.subsolvers.extend(subsolvers)
-    for name, value in (parameters or {}).items():
-        if isinstance(value, list):
-            getattr(solver.parameters, name).extend(value)
-        else:
-            setattr(solver.parameters, name, value)
-    build_s = time.perf_counter() - t0
-    solver.best_bound_callback = reporter.on_bound
-    status = solver.Solve(m.model, reporter)
-    status_name = solver.StatusName(status)
-    size = {
-        "vm_start_booleans": sum(len(v) for v in m.x.values()),
-        "sm_reservation_vars": len(m.y),
-        "variables": len(m.model.Proto().variables),
-        "constraints": len(m.model.Proto().constraints),
-        "build_ms": int(build_s * 1000),
-    }
-    if status == cp_model.INFEASIBLE:
-        raise ScheduleConflict(_diagnose(problem, max_block_nights))
-    cp_solution: Solution | None = None
-    cp_obj: int | None = None
-    bound = int(round(solver.BestObjectiveBound())) if status != cp_model.UNKNOWN else None
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        vm_starts, served, reservations = _decode(problem, m, solver)
-        cp_obj = score(problem, vm_starts, served).objective
-        info = SolveInfo("cp-sat", status_name, cp_obj, bound, time.perf_counter() - t0)
-        cp_solution = Solution(vm_starts, served, tuple(reservations), info)
-    g_obj = greedy.info.objective if greedy is not None else None
-    if cp_solution is None and greedy is None:
-        raise ScheduleConflict(["CP-SAT found no schedule within the time limit"])
-    if cp_solution is not None and (g_obj is None or (cp_obj is not None and cp_obj >= g_obj)):
-        chosen, winner = cp_solution, "cp-sat" if g_obj is None or cp_obj != g_obj else "tie"
-    else:
-        assert greedy is not None
-        chosen, winner = greedy, "greedy"
-    wall = time.perf_counter() - t0
-    return _Part(chosen, wall, status_name, chosen.info.objective, bound, winner, cp_obj, size)
-
-
-class _Reporter(cp_model.CpSolverSolutionCallback):
-    """Forwards CP-SAT progress for one part, shifted by the other parts' figures."""
-
-    def __init__(
-        self,
-        progress: ProgressCallback | None,
-        t0: float,
-        offset_objective: float,
-        offset_bound: float,
-        initial_objective: float,
-        initial_bound: float,
-    ) -> None:
-        super().__init__()
-        self._progress = progress
-        self._t0 = t0
-        self._off_obj = offset_objective
-        self._off_bound = offset_bound
-        self._lock = threading.Lock()
-        self.objective = float(initial_objective)
-        self.bound = float(initial_bound)
-
-    def on_solution_callback(self) -> None:
-        with self._lock:
-            self.objective = max(self.objective, self.ObjectiveValue())
-            self.bound = min(self.bound, self.BestObjectiveBound())
-            self._emit()
-
-    def on_bound(self, bound: float) -> None:
-        with self._lock:
-            self.bound = min(self.bound, bound)
-            self._emit()
-
-    def _emit(self) -> None:
-        if self._progress is not None:
-            self._progress(
-                Progress(
-                    self._off_obj + self.objective,
-                    self._off_bound + self.bound,
-                    time.perf_counter() - self._t0,
-                )
-            )
-
-
-def _build(
-    problem: Problem,
-    starts: dict[str, tuple[np.ndarray, np.ndarray]],
-    max_block_nights: int,
-    *,
-    with_assumptions: bool,
-    redundant: bool,
-) -> _Model:
-    model = cp_model.CpModel()
-    d = problem.n_nights
-    x: dict[str, dict[int, cp_model.IntVar]] = {}
-    presence: dict[str, cp_model.IntVar] = {}
-    cover: dict[str, list[list[cp_model.IntVar]]] = {
-        t.name: [[] for _ in range(2 * d)] for t in problem.telescopes
-    }
-    objective: list[tuple[cp_model.IntVar, int]] = []
-    intervals: dict[str, list[cp_model.IntervalVar]] = {t.name: [] for t in problem.telescopes}
-    mdl = _Model(model, x, presence, {}, {}, {}, [], [])
-    # Half-night runs that no pin or same-nights link ties to a given half are placed per
-    # night: which half they take does not matter to anyone else, and choosing it in the
-    # model multiplied equivalent solutions (measured: proofs several times slower).
-    exact = {pin.run for pin in problem.pins} | {
-        r for link in problem.links if link.kind == "same_nights" for r in (link.first, link.second)
-    }
-    half_cover: dict[str, dict[int, list[cp_model.IntVar]]] = {
-        t.name: {} for t in problem.telescopes
-    }
-    for rid, (st, bonus) in starts.items():
-        run = problem.run(rid)
-        value = vm_value(problem, run)
-        x[rid] = {}
-        if run.slots == 1 and rid not in exact:
-            mdl.night_level.add(rid)
-            per_night: dict[int, int] = {}
-            for s, b in zip(st.tolist(), bonus.tolist(), strict=True):
-                per_night[s // 2] = max(per_night.get(s // 2, 0), b)
-            for night, b in sorted(per_night.items()):
-                v = model.new_bool_var(f"h[{rid},{night}]")
-                x[rid][2 * night] = v
-                objective.append((v, value + b))
-                half_cover[run.telescope].setdefault(night, []).append(v)
-        else:
-            for s, b in zip(st.tolist(), bonus.tolist(), strict=True):
-                v = model.new_bool_var(f"x[{rid},{s}]")
-                x[rid][s] = v
-                objective.append((v, value + b))
-                for slot in range(s, s + run.slots):
-                    cover[run.telescope][slot].append(v)
-        p = model.new_bool_var(f"p[{rid}]")
-        presence[rid] = p
-        model.add(sum(x[rid].values()) == p)
-        if not x[rid]:
-            model.add(p == 0)
-        if rid in mdl.night_level:
-            continue
-        if redundant and len(st) == 1:
-            intervals[run.telescope].append(
-                model.new_optional_fixed_size_interval_var(int(st[0]), run.slots, p, f"iv[{rid}]")
-            )
-        elif redundant and len(st) > 1:
-            sv = model.new_int_var_from_domain(
-                cp_model.Domain.from_values(st.tolist()), f"start[{rid}]"
-            )
-            model.add(sv == sum(s * v for s, v in x[rid].items())).only_enforce_if(p)
-            mdl.starts_var[rid] = sv
-            intervals[run.telescope].append(
-                model.new_optional_fixed_size_interval_var(sv, run.slots, p, f"iv[{rid}]")
-            )
-    for ivs in intervals.values():
-        if len(ivs) > 1:
-            model.add_no_overlap(ivs)
-    occ: dict[str, dict[int, cp_model.IntVar]] = {}
-    for tel, slots in cover.items():
-        occ[tel] = {}
-        for s, vs in enumerate(slots):
-            if len(vs) == 1:
-                occ[tel][s] = vs[0]
-            elif len(vs) > 1:
-                o = model.new_bool_var(f"occ[{tel},{s}]")
-                model.add(sum(vs) == o)
-                occ[tel][s] = o
-    for tel, nights in half_cover.items():
-        for night, hs in nights.items():
-            both = [occ[tel][s] for s in (2 * night, 2 * night + 1) if s in occ[tel]]
-            model.add(sum(both) + sum(hs) <= 2)
-    mdl.occ = occ
-
-    def enforce(ct: cp_model.Constraint, lit: cp_model.IntVar | None) -> None:
-        if lit is not None:
-            ct.only_enforce_if(lit)
-
-    def literal(description: str) -> cp_model.IntVar | None:
-        if not with_assumptions:
-            return None
-        lit = model.new_bool_var(description)
-        mdl.assumptions[lit.index] = description
-        return lit
-
-    for pin in problem.pins:
-        slot = pin_slot(problem, pin.run)
-        lit = literal(pin.describe())
-        v = x[pin.run].get(slot) if slot is not None else None
-        if v is None:
-            enforce(model.add(presence[pin.run] == 2), lit)  # impossible pin
-        else:
-            enforce(model.add(v == 1), lit)
-    for link in problem.links:
-        lit = literal(link.describe())
-        p1, p2 = presence[link.first], presence[link.second]
-        enforce(model.add(p1 == p2), lit)
-        x1, x2 = x[link.first], x[link.second]
-        if link.kind == "same_nights":
-            for s in set(x1) | set(x2):
-                a, b = x1.get(s), x2.get(s)
-                if a is not None and b is not None:
-                    enforce(model.add(a == b), lit)
-                elif a is not None:
-                    enforce(model.add(a == 0), lit)
-                elif b is not None:
-                    enforce(model.add(b == 0), lit)
-        else:
-            n1 = sum((s // 2) * v for s, v in x1.items())
-            n2 = sum((s // 2) * v for s, v in x2.items())
-            diff = model.new_int_var(-d, d, f"diff[{link.first},{link.second}]")
-            model.add(diff == n2 - n1)
-            target = diff
-            if not link.ordered:
-                target = model.new_int_var(0, d, f"absdiff[{link.first},{link.second}]")
-                model.add_abs_equality(target, diff)
-            lits = [p1] + ([lit] if lit is not None else [])
-            if link.min_days is not None:
-                model.add(target >= link.min_days).only_enforce_if(lits)
-            if link.max_days is not None:
-                model.add(target <= link.max_days).only_enforce_if(lits)
-
-    # SM reservations: per block, free half-nights f_k = 2 x available nights - VM slots
-    plan = sm_plan(problem, max_block_nights)
-    mdl.groups, mdl.blocks = plan.groups, plan.blocks
-    free_k: dict[int, cp_model.IntVar | int] = {}
-    for k, b in enumerate(plan.blocks):
-        unavailable = problem.unavailable(b.telescope)
-        avail = int((~unavailable[b.first : b.last + 1]).sum())
-        terms = [
-            occ[b.telescope][s] for s in range(2 * b.first, 2 * b.last + 2) if s in occ[b.telescope]
-        ] + [
-            v
-            for night in range(b.first, b.last + 1)
-            for v in half_cover[b.telescope].get(night, [])
-        ]
-        if not terms:
-            free_k[k] = 2 * avail
-        else:
-            f = model.new_int_var(0, 2 * avail, f"free[{k}]")
-            model.add(f == 2 * avail - sum(terms))
-            free_k[k] = f
-    block_terms: dict[int, list[cp_model.IntVar]] = {}
-    for g in plan.groups:
-        members = [problem.run(r) for r in g.members]
-        demand = sum(units(r.hours) for r in members)
-        ys = []
-        for k in plan.blocks_of.get(g.key[0], []):
-            rate = plan.group_rate.get((g.key, k), 0)
-            b = plan.blocks[k]
-            upper = rate * 2 * (b.last - b.first + 1)
-            if upper == 0:
-                continue
-            y = model.new_int_var(0, min(upper, demand), f"y[{g.key},{k}]")
-            model.add(y <= rate * free_k[k])
-            mdl.y[(g.key, k)] = y
-            ys.append(y)
-            block_terms.setdefault(k, []).append(y)
-        served = []
-        for r in members:
-            v = model.new_int_var(0, units(r.hours), f"sm[{r.id}]")
-            mdl.sm[r.id] = v
-            served.append(v)
-            objective.append((v, run_weight(r)))
-        if ys:
-            model.add(sum(served) <= sum(ys))
-        else:
-            for v in served:
-                model.add(v == 0)
-    for k, ys in block_terms.items():
-        model.add(sum(ys) <= plan.total_rate[k] * free_k[k])
-    model.maximize(sum(c * v for v, c in objective))
-    if with_assumptions:
-        model.add_assumptions([model.get_bool_var_from_proto_index(i) for i in mdl.assumptions])
-    return mdl
-
-
-def _hint(problem: Problem, m: _Model, greedy: Solution) -> None:
-    model = m.model
-    for rid, xs in m.x.items():
-        s0 = greedy.vm_starts.get(rid)
-        if s0 is not None and rid in m.night_level:
-            s0 = 2 * (s0 // 2)
-        for s, v in xs.items():
-            model.add_hint(v, s == s0)
-        model.add_hint(m.presence[rid], s0 is not None)
-        if rid in m.starts_var and s0 is not None:
-            model.add_hint(m.starts_var[rid], s0)
-    busy: dict[str, set[int]] = {t.name: set() for t in problem.telescopes}
-    for rid, s0 in greedy.vm_starts.items():
-        if rid in m.night_level:
-            continue
-        run = problem.run(rid)
-        busy[run.telescope].update(range(s0, s0 + run.slots))
-    hinted = {id(v) for xs in m.x.values() for v in xs.values()}
-    for tel, occs in m.occ.items():
-        for s, o in occs.items():
-            if id(o) not in hinted:
-                model.add_hint(o, s in busy[tel])
-    block_index = {(b.telescope, b.first, b.last): k for k, b in enumerate(m.blocks)}
-    got: dict[tuple, int] = {}
-    for r in greedy.reservations:
-        k = block_index.get((r.telescope, r.first, r.last))
-        key = ((r.telescope, r.instrument, float(r.max_fli), r.ra_bin), k)
-        got[key] = got.get(key, 0) + units(r.hours)
-    for key, y in m.y.items():
-        model.add_hint(y, got.get(key, 0))
-    for rid, v in m.sm.items():
-        model.add_hint(v, units(greedy.sm_served.get(rid, 0.0)))
-
-
-def _decode(
-    problem: Problem, m: _Model, solver: cp_model.CpSolver
-) -> tuple[dict[str, int], dict[str, float], list[Reservation]]:
-    chosen = {rid: s for rid, xs in m.x.items() for s, v in xs.items() if solver.boolean_value(v)}
-    vm_starts = {rid: s for rid, s in chosen.items() if rid not in m.night_level}
-    taken = set()
-    for rid, s in vm_starts.items():
-        run = problem.run(rid)
-        taken.update((run.telescope, slot) for slot in range(s, s + run.slots))
-    for rid in sorted(set(chosen) & m.night_level):
-        tel, s = problem.run(rid).telescope, chosen[rid]
-        slot = s if (tel, s) not in taken else s + 1
-        taken.add((tel, slot))
-        vm_starts[rid] = slot
-    served = {}
-    for rid, v in m.sm.items():
-        val = solver.value(v)
-        if val > 0:
-            served[rid] = val / HOUR_UNITS
-    reservations = []
-    for (key, k), y in m.y.items():
-        val = solver.value(y)
-        if val > 0:
-            b = m.blocks[k]
-            reservations.append(
-                Reservation(b.telescope, b.first, b.last, key[1], key[2], key[3], val / HOUR_UNITS)
-            )
-    reservations.sort(key=lambda r: (r.telescope, r.first, r.instrument, r.max_fli, r.ra_bin))
-    return vm_starts, served, reservations
-
-
-def _diagnose(problem: Problem, max_block_nights: int) -> list[str]:
-    """Name a subset of pins and links that cannot hold together."""
-    starts = {}
-    for run in problem.runs:
-        if run.mode == "VM":
-            st = feasible_starts(problem, run)
-            starts[run.id] = (st, preferred_bonus(problem, run, st))
-    m = _build(problem, starts, max_block_nights, with_assumptions=True, redundant=True)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = 30.0
-    status = solver.Solve(m.model)
-    if status != cp_model.INFEASIBLE:
-        return ["the pins and links are jointly infeasible (no smaller conflict found)"]
-    core = [m.assumptions[i] for i in solver.SufficientAssumptionsForInfeasibility()]
-    if not core:
-        return ["the pins and links are jointly infeasible"]
-    return [f"conflict between: {', '.join(sorted(core))}"]
