@@ -159,7 +159,7 @@ def solve_cpsat(
         winners[0]
         if len(set(winners)) == 1
         else ", ".join(
-            f"{winners.count(w)} {w}" for w in ("cp-sat", "tie", "greedy") if w in winners
+            f"{winners.count(w)} {w}" for w in ("cp-sat", "repair", "tie", "greedy") if w in winners
         )
     )
     g_objs = [g.info.objective for g in greedies if g is not None]
@@ -350,6 +350,8 @@ def _solve_linked(
     # not proven: give the joint model the rest of the time, hinted with the best repair
     left = max(0.1, deadline - time.perf_counter())
     joint = solve_part(problem, best, reporter, time_limit_s=left, **kwargs)
+    if joint.winner in ("greedy", "tie") and best is not greedy:
+        joint.winner = "repair" if joint.winner == "greedy" else "tie"
     if bound is not None and (joint.bound is None or bound < joint.bound):
         joint.bound = bound
         if joint.objective >= bound:

@@ -100,7 +100,9 @@ def render_calendar(
     )
     if title is None:
         info = solution.info
-        gap = f", gap {100 * info.gap:.3f} %" if info.gap is not None else ""
+        gap = ""
+        if info.gap is not None:
+            gap = f", gap {100 * info.gap:.3f} %" if info.gap >= 1e-5 else f", gap {info.gap:.1e}"
         title = (
             f"Long-term schedule {problem.dates[0].isoformat()} .. {problem.dates[-1].isoformat()}"
             f" — {len(solution.vm_starts)} VM runs placed, {info.solver} {info.status}{gap}"

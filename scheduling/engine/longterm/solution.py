@@ -68,9 +68,13 @@ class Reservation:
 class SolveInfo:
     """How a solution was obtained.
 
-    ``objective`` and ``bound`` are in objective units; ``winner`` says whether the returned
-    schedule is CP-SAT's own or the greedy hint it could not beat; ``status`` is CP-SAT's
-    (``OPTIMAL``, ``FEASIBLE``, ``UNKNOWN``) or ``HEURISTIC`` for the greedy solver.
+    ``objective`` and ``bound`` are in objective units; ``bound`` is proven (sum over parts).
+    ``winner`` says whose schedule was kept: ``cp-sat`` (better than the greedy hint),
+    ``tie``, ``greedy`` (CP-SAT found nothing better in time), ``repair`` (a linked pair of
+    telescopes solved apart and repaired), or counts per part such as ``2 cp-sat, 1 tie``.
+    ``status`` is CP-SAT's (``OPTIMAL`` only if every part is proven optimal, ``FEASIBLE``,
+    ``UNKNOWN``) or ``HEURISTIC`` for the greedy solver. ``parts`` has one entry per
+    independent part (telescopes, status, wall seconds, objective, bound, winner).
     """
 
     solver: str
