@@ -350,10 +350,19 @@ def left_out(
             if served >= run.hours - 0.05:
                 continue
             lo, hi = rbin * 24 / problem.ra_bins, (rbin + 1) * 24 / problem.ra_bins
+            where = f"{tel} {inst} FLI <= {fli:.2f} RA {lo:.0f}-{hi:.0f} h"
+            if capacity < demand:
+                why = (
+                    f"{where} has {capacity:.0f} h of visible SM time for {demand:.0f} h requested"
+                )
+            else:
+                why = (
+                    f"{where} has {capacity:.0f} h of visible SM time for {demand:.0f} h "
+                    "requested, but shares those nights with other SM groups and VM runs"
+                )
             reason = (
-                f"served {served:.1f} of {run.hours:.1f} h: {tel} {inst} FLI <= {fli:.2f} "
-                f"RA {lo:.0f}-{hi:.0f} h has {capacity:.0f} h of visible SM time for "
-                f"{demand:.0f} h requested ({nights_total:.0f} h of SM nights on {tel})"
+                f"served {served:.1f} of {run.hours:.1f} h: {why} "
+                f"({nights_total:.0f} h of SM nights on {tel})"
             )
             out.append(LeftOut(m, "SM", run.rank_class, run.grade, run.hours - served, reason))
     return out
