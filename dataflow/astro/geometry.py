@@ -14,7 +14,7 @@ than per instant is < 0.5 arcsec; refraction is not applied (geometric altitude,
 import erfa
 import numpy as np
 from astropy.time import Time
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from dataflow.astro.site import Site
 from dataflow.astro.sky import C_AU_PER_DAY, SkySamples, _earth_pv, aberrate
@@ -70,7 +70,7 @@ def altitude_for_airmass(airmass_limit: ArrayLike) -> np.ndarray:
     ndarray
         Altitude, degrees, accurate to 1e-9 deg (bisection, vectorised).
     """
-    x = np.asarray(airmass_limit, dtype=float)
+    x = np.asarray(airmass_limit, dtype=np.float64)
     lo = np.zeros_like(x)
     hi = np.full_like(x, 90.0)
     # airmass decreases with altitude: find h with airmass(h) == x.
@@ -84,7 +84,7 @@ def altitude_for_airmass(airmass_limit: ArrayLike) -> np.ndarray:
 
 def hour_angle_deg(lst_deg: ArrayLike, ra_deg: ArrayLike) -> np.ndarray:
     """Hour angle ``lst - ra`` wrapped to [-180, 180), degrees (positive west of the meridian)."""
-    ha = np.asarray(lst_deg, dtype=float) - np.asarray(ra_deg, dtype=float)
+    ha = np.asarray(lst_deg, dtype=np.float64) - np.asarray(ra_deg, dtype=np.float64)
     return (ha + 180.0) % 360.0 - 180.0
 
 
@@ -144,7 +144,9 @@ def angular_separation_deg(
     num1 = cb2 * sdl
     num2 = cb1 * sb2 - sb1 * cb2 * cdl
     den = sb1 * sb2 + cb1 * cb2 * cdl
-    return np.degrees(np.arctan2(np.hypot(num1, num2), den))
+    # annotated: numpy's stubs lose the dtype through the ufunc chain above (Any)
+    sep: NDArray[np.float64] = np.degrees(np.arctan2(np.hypot(num1, num2), den))
+    return sep
 
 
 def radec_to_unit(ra_deg: ArrayLike, dec_deg: ArrayLike) -> np.ndarray:

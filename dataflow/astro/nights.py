@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from astropy.time import Time
+from numpy.typing import NDArray
 
 from dataflow.astro.site import Site
 from dataflow.astro.sky import sky_samples
@@ -110,13 +111,13 @@ def _altitudes(site: Site, jd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _refine(
     site: Site,
-    is_moon: np.ndarray,
-    horizon: np.ndarray,
-    ta: np.ndarray,
-    tb: np.ndarray,
-    fa: np.ndarray,
-    fb: np.ndarray,
-) -> np.ndarray:
+    is_moon: NDArray[np.bool_],
+    horizon: NDArray[np.float64],
+    ta: NDArray[np.float64],
+    tb: NDArray[np.float64],
+    fa: NDArray[np.float64],
+    fb: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Regula falsi on brackets ``[ta, tb]`` where ``alt - horizon`` changes sign (fa, fb).
 
     All brackets (Sun and Moon, all nights, all horizons) are refined together, so each

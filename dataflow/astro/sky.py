@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import erfa
 import numpy as np
 from astropy.time import Time
+from numpy.typing import NDArray
 
 from dataflow.astro import offline  # noqa: F401  (configures astropy offline on import)
 from dataflow.astro.site import Site
@@ -150,7 +151,7 @@ def _frames(times: Time) -> _Frames:
     )
 
 
-def aberrate(u: np.ndarray, beta: np.ndarray) -> np.ndarray:
+def aberrate(u: NDArray[np.float64], beta: NDArray[np.float64]) -> NDArray[np.float64]:
     """Apply annual aberration to unit vectors (first order in beta, error ~beta**2 ~ 0.002").
 
     Parameters
@@ -167,7 +168,8 @@ def aberrate(u: np.ndarray, beta: np.ndarray) -> np.ndarray:
         (..., 3) unit vectors (apparent directions).
     """
     p = u + beta
-    return p / np.linalg.norm(p, axis=-1, keepdims=True)
+    norm: NDArray[np.float64] = np.linalg.norm(p, axis=-1, keepdims=True)  # Any in the stubs
+    return p / norm
 
 
 def _radec_deg(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

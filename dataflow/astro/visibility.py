@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.time import Time
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from dataflow.astro.geometry import airmass, altitude_for_airmass, apparent_place_by_day
 from dataflow.astro.nights import MOON_HORIZON_DEG, night_table
@@ -72,7 +72,7 @@ class NightlyVisibility:
         return self.dates[int(np.argmax(row))]
 
 
-def _arc_measure(x: np.ndarray, half_width: np.ndarray) -> np.ndarray:
+def _arc_measure(x: NDArray[np.float64], half_width: NDArray[np.float64]) -> NDArray[np.float64]:
     """Measure of ``{y in [0, x] : |wrap(y)| <= half_width}`` for ``x >= 0``, degrees."""
     turns = np.floor(x / 360.0)
     y = x - 360.0 * turns
@@ -83,7 +83,9 @@ def _arc_measure(x: np.ndarray, half_width: np.ndarray) -> np.ndarray:
     )
 
 
-def _sin_alt(sin_phi: float, cos_phi: float, dec_rad: np.ndarray, ha_deg: np.ndarray) -> np.ndarray:
+def _sin_alt(
+    sin_phi: float, cos_phi: float, dec_rad: NDArray[np.float64], ha_deg: NDArray[np.float64]
+) -> NDArray[np.float64]:
     return sin_phi * np.sin(dec_rad) + cos_phi * np.cos(dec_rad) * np.cos(np.radians(ha_deg))
 
 

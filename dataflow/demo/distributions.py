@@ -5,9 +5,13 @@ benchmarks. Pure numpy: no Django.
 Every draw takes a ``numpy.random.Generator`` so that a seed reproduces a whole period.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 CATEGORIES = ("A", "B", "C", "D")
 CATEGORY_WEIGHTS = (0.2, 0.3, 0.25, 0.25)
@@ -84,7 +88,9 @@ def grades(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.round(np.clip(rng.normal(2.6, 0.7, n), 1.0, 5.0), 1)
 
 
-def choice(rng: np.random.Generator, options: tuple, weights: tuple, n: int) -> list:
+def choice(
+    rng: np.random.Generator, options: Sequence[T], weights: Sequence[float], n: int
+) -> list[T]:
     p = np.asarray(weights, dtype=float)
     return [options[i] for i in rng.choice(len(options), size=n, p=p / p.sum())]
 

@@ -12,6 +12,7 @@ Everything is vectorised over MJD (UTC) and costs microseconds, against ~15 ms f
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 _D2R = np.pi / 180.0
 _MJD_J2000 = 51544.5
@@ -33,11 +34,11 @@ def precession_matrix(mjd: float) -> np.ndarray:
     z = (2306.2181 * t + 1.09468 * t * t + 0.018203 * t**3) * arc
     theta = (2004.3109 * t - 0.42665 * t * t - 0.041833 * t**3) * arc
 
-    def rz(a: float) -> np.ndarray:
+    def rz(a: float) -> NDArray[np.float64]:
         c, s = np.cos(a), np.sin(a)
         return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
 
-    def ry(a: float) -> np.ndarray:
+    def ry(a: float) -> NDArray[np.float64]:
         c, s = np.cos(a), np.sin(a)
         return np.array([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
 

@@ -66,8 +66,8 @@ def prepare_geometry(arrays: CandidateArrays, site: Site, mjd: float) -> F.Geome
     """
     key = ("geometry", site, int(np.floor(mjd)))
     hit = arrays.cache.get(key)
-    if hit is not None:
-        return hit  # type: ignore[no-any-return]
+    if isinstance(hit, F.Geometry):
+        return hit
     from dataflow.astro.sky import sky_samples
 
     ra, dec = apply_proper_motion(

@@ -147,12 +147,13 @@ def airmass_limit_altitude(arrays: CandidateArrays, tolerance_pct: float) -> np.
     """Altitude (deg) where each OB reaches its airmass limit (+ tolerance); cached."""
     key = ("alt_limit", tolerance_pct)
     hit = arrays.cache.get(key)
-    if hit is None:
-        limits = arrays.max_airmass * (1.0 + tolerance_pct / 100.0)
-        uniq, inverse = np.unique(limits, return_inverse=True)
-        hit = np.asarray(altitude_for_airmass(uniq))[inverse.reshape(-1)]
-        arrays.cache[key] = hit
-    return hit  # type: ignore[no-any-return]
+    if isinstance(hit, np.ndarray):
+        return hit
+    limits = arrays.max_airmass * (1.0 + tolerance_pct / 100.0)
+    uniq, inverse = np.unique(limits, return_inverse=True)
+    alt = np.asarray(altitude_for_airmass(uniq))[inverse.reshape(-1)]
+    arrays.cache[key] = alt
+    return alt
 
 
 def evaluate(

@@ -81,7 +81,8 @@ class ScoreContext:
 class Scorer(Protocol):
     """A ranking algorithm: named point components per observable OB."""
 
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only, so frozen dataclasses satisfy it
 
     def components(self, ctx: ScoreContext) -> dict[str, np.ndarray]: ...
 

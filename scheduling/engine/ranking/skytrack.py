@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from astropy.time import Time
+from numpy.typing import NDArray
 
 from dataflow.astro.site import Site
 from scheduling.engine.ranking import _lowprec
@@ -55,21 +56,26 @@ def _radec_eff(
 
 
 def _unwrap(a: Any) -> np.ndarray:
-    return np.degrees(np.unwrap(np.radians(np.atleast_1d(np.asarray(a, dtype=float)))))
+    return np.degrees(np.unwrap(np.radians(np.atleast_1d(np.asarray(a, dtype=np.float64)))))
 
 
 def _f(a: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(a, dtype=float))
 
 
-def sin_altitude(lat_deg: float, ha_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
+def sin_altitude(
+    lat_deg: float, ha_deg: NDArray[np.float64], dec_deg: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """sin(altitude) for hour angle and declination in degrees."""
     lat = lat_deg * _D2R
     dec = dec_deg * _D2R
-    return np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha_deg * _D2R)
+    cos_ha = np.cos(ha_deg * _D2R)
+    # annotated: numpy's stubs type a ufunc of a Python float (np.sin(lat)) as Any
+    sin_alt: NDArray[np.float64] = np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * cos_ha
+    return sin_alt
 
 
-def _alt(sin_alt: np.ndarray) -> np.ndarray:
+def _alt(sin_alt: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
 
 
@@ -118,7 +124,9 @@ class DenseSky:
             lo = nd[name][i]
             if n == 1:
                 return lo
-            return lo + w * (nd[name][i + 1] - lo)
+            # annotated: numpy's stubs type fancy indexing and its arithmetic as Any
+            interpolated: np.ndarray = lo + w * (nd[name][i + 1] - lo)
+            return interpolated
 
         return SkyAt(
             lst_deg=self.lst0_deg + SIDEREAL_DEG_PER_DAY * (x - self.start_mjd),
@@ -224,7 +232,8 @@ class SkyTrack:
 
             def get(a: np.ndarray) -> np.ndarray:
                 lo = a[i - 1]
-                return lo + w * (a[i] - lo)
+                interpolated: np.ndarray = lo + w * (a[i] - lo)  # Any in numpy's stubs
+                return interpolated
 
             lst = get(self.lst_deg)
         lat = self.latitude_deg

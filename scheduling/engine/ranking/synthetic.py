@@ -9,6 +9,8 @@ concatenations, and a few absolute / LST windows.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 from astropy.time import Time
 
@@ -21,6 +23,22 @@ from scheduling.engine.ranking.model import (
     TimeLinkMembership,
     Transparency,
 )
+
+
+class _CommonFields(TypedDict):
+    """``Candidate`` fields shared by every OB of one draw (container members alike)."""
+
+    constraints: ConstraintSet
+    user_priority: int
+    rank_class: str
+    grade: float
+
+
+class _Windows(TypedDict, total=False):
+    """Optional observing windows of a plain OB."""
+
+    lst_windows: tuple[tuple[float, float], ...]
+    absolute_windows: tuple[tuple[Time, Time], ...]
 
 
 def synthetic_candidates(
@@ -52,7 +70,7 @@ def synthetic_candidates(
             min_transparency=Transparency.parse(r.transparency),
             twilight_offset_min=float(rng.choice([-30.0, 0.0, 30.0])) if twilight[i] else None,
         )
-        common = dict(
+        common = _CommonFields(
             constraints=cons,
             user_priority=int(prio[i]),
             rank_class=run_class[run_of[i]],
@@ -71,7 +89,7 @@ def synthetic_candidates(
                         dec_deg=float(dec[i]),
                         execution_time_s=float(exe[i + j]),
                         group=GroupMembership(gid, contribution=1.0 / size, group_score=score),
-                        **common,  # type: ignore[arg-type]
+                        **common,
                     )
                 )
             i += size
@@ -84,7 +102,7 @@ def synthetic_candidates(
                     dec_deg=float(dec[i]),
                     execution_time_s=float(exe[i]),
                     time_link=TimeLinkMembership(lid, 0, min_delay_s=0.0, max_delay_s=0.0),
-                    **common,  # type: ignore[arg-type]
+                    **common,
                 )
             )
             opened = rng.random() < 0.5
@@ -104,7 +122,7 @@ def synthetic_candidates(
                         min_delay_s=3600.0,
                         max_delay_s=3 * 86400.0,
                     ),
-                    **common,  # type: ignore[arg-type]
+                    **common,
                 )
             )
             i += 2
@@ -118,12 +136,12 @@ def synthetic_candidates(
                         dec_deg=float(dec[i]),
                         execution_time_s=float(min(exe[i + j], 2400.0)),
                         concatenation=ConcatenationMembership(cid, j),
-                        **common,  # type: ignore[arg-type]
+                        **common,
                     )
                 )
             i += 2
         else:
-            extra: dict[str, object] = {}
+            extra: _Windows = {}
             if k > 0.97:
                 a = float(rng.uniform(0.0, 24.0))
                 extra["lst_windows"] = ((a, (a + float(rng.uniform(2.0, 8.0))) % 24.0),)
@@ -141,7 +159,7 @@ def synthetic_candidates(
                     pm_ra_mas_yr=float(pm[i, 0]),
                     pm_dec_mas_yr=float(pm[i, 1]),
                     **common,
-                    **extra,  # type: ignore[arg-type]
+                    **extra,
                 )
             )
             i += 1
