@@ -3,40 +3,21 @@
 import base64
 from typing import Any
 
-import numpy as np
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from proposals.coordinates import format_dec, format_ra
 from proposals.models import Proposal
-
-PLOT_STEP_MINUTES = 30.0
+from proposals.visibility import run_visibility_png
 
 
 def _data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
-def _visibility_plot(proposal: Proposal, run: Any) -> str | None:
-    from dataflow.astro.plot import visibility_plot_png
-    from dataflow.astro.visibility import nightly_visibility
-
-    targets = list(run.targets.all())
-    if not targets:
-        return None
-    vis = nightly_visibility(
-        run.telescope.site.as_astro(),
-        np.array([t.ra_deg for t in targets]),
-        np.array([t.dec_deg for t in targets]),
-        proposal.period.start,
-        proposal.period.end,
-        max_airmass=run.max_airmass,
-        step_minutes=PLOT_STEP_MINUTES,
-    )
-    title = (
-        f"Run {run.letter}: hours below airmass {run.max_airmass:g} per night, {proposal.period}"
-    )
-    return _data_uri(visibility_plot_png(vis, [t.name for t in targets], title), "image/png")
+def _visibility_plot(run: Any) -> str | None:
+    png = run_visibility_png(run)
+    return _data_uri(png, "image/png") if png else None
 
 
 def proposal_pdf_context(proposal: Proposal) -> dict[str, Any]:
@@ -82,7 +63,7 @@ def proposal_pdf_context(proposal: Proposal) -> dict[str, Any]:
                 else f"({run.letter})",
                 "run": run,
                 "targets": ", ".join(t.name for t in run.targets.all()),
-                "plot": _visibility_plot(proposal, run),
+                "plot": _visibility_plot(run),
             }
         )
     figures = []

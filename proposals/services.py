@@ -428,8 +428,12 @@ def figure_add(
     image_format = check_figure(file, size)
     figure = Figure(proposal=proposal, caption=caption, image_format=image_format)
     figure.image.save(f"figure.{image_format}", file, save=False)
-    figure.save()
-    _touch(proposal)
+    try:
+        figure.save()
+        _touch(proposal)
+    except BaseException:
+        figure.image.storage.delete(figure.image.name)  # no orphan file if the rows fail
+        raise
     return figure
 
 

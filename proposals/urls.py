@@ -22,6 +22,7 @@ urlpatterns = [
     path("<int:pk>/figures/<int:figure_id>/delete/", views.figure_delete, name="figure_delete"),
     path("<int:pk>/verify/", views.verify, name="verify"),
     path("<int:pk>/pdf/", views.pdf, name="pdf"),
+    path("<int:pk>/runs/<int:run_id>/visibility.png", views.run_visibility, name="run_visibility"),
     path("<int:pk>/submit/", views.submit, name="submit"),
     path("<int:pk>/withdraw/", views.withdraw, name="withdraw"),
     path("invitations/<uuid:token>/accept/", views.accept_invitation, name="accept_invitation"),

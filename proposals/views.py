@@ -35,6 +35,7 @@ from proposals.forms import (
 from proposals.models import CoInvestigator, ObservingRun, Period, Proposal, ProposalStatus
 from proposals.selectors import can_edit, open_periods, proposal_detail, proposals_visible_to
 from proposals.verification import verify_proposal
+from proposals.visibility import run_visibility_png
 
 FROZEN_MESSAGE = "Submitted proposals are frozen: this one can no longer be edited."
 
@@ -429,8 +430,26 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "proposals/verify.html",
-        {"proposal": proposal, "report": report, "editable": proposal.is_editable},
+        {
+            "proposal": proposal,
+            "report": report,
+            "editable": proposal.is_editable,
+            "runs": proposal.runs.prefetch_related("targets"),
+        },
     )
+
+
+@login_required
+def run_visibility(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    """PNG: the run's targets, hours below the airmass limit per night of the period."""
+    proposal = _visible(request, pk)
+    run = get_object_or_404(
+        proposal.runs.select_related("telescope__site", "proposal__period"), pk=run_id
+    )
+    png = run_visibility_png(run)
+    if png is None:
+        raise Http404("The run has no target.")
+    return HttpResponse(png, content_type="image/png")
 
 
 @login_required

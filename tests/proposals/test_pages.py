@@ -653,3 +653,22 @@ def test_target_of_another_proposal_is_404_through_this_one(draft, astronomer, o
     # then it does not exist, and bob's target is still there
     assert response.status_code == 404
     assert bobs.targets.exists()
+
+
+def test_verify_page_draws_each_runs_visibility_and_only_for_the_owner(
+    client, draft, other_astronomer
+):
+    # given
+    run = draft.runs.get()
+    url = reverse("proposals:run_visibility", args=[draft.pk, run.pk])
+    client.force_login(draft.pi)
+    # when
+    page = client.get(reverse("proposals:verify", args=[draft.pk]))
+    png = client.get(url)
+    # then
+    assert url in page.content.decode()
+    assert png.status_code == 200
+    assert png["Content-Type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
+    client.force_login(other_astronomer)
+    assert client.get(url).status_code == 404

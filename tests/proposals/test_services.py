@@ -175,6 +175,22 @@ def test_figure_is_checked_by_content_not_name(draft):
     assert draft.figures.count() == 1
 
 
+def test_failed_figure_write_leaves_no_file(draft, settings, monkeypatch):
+    # given a database failure after the image was stored
+    def fail(proposal):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "_touch", fail)
+    upload = SimpleUploadedFile("photo.png", png_bytes(), content_type="image/png")
+    stored_before = {p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()}
+    # when
+    with pytest.raises(RuntimeError):
+        services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=upload, size=upload.size)
+    # then neither the row nor the file survives
+    assert draft.figures.count() == 0
+    assert {p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()} == stored_before
+
+
 def test_oversized_figure_is_refused(draft, settings):
     settings.FIGURE_MAX_BYTES = 100
     big = SimpleUploadedFile("big.png", png_bytes((200, 200)), content_type="image/png")
