@@ -380,8 +380,8 @@ def _send_invitation(coi: CoInvestigator, proposal: Proposal, actor: User) -> No
         subject=f"Invitation to join proposal '{proposal.title}'",
         body=(
             f"{actor.get_full_name() or actor.username} invites you as co-investigator of "
-            f"'{proposal.title}'.\nCreate an account with this e-mail address, log in "
-            f"and open {link}"
+            f"'{proposal.title}'.\nOpen the link, then log in or create an account "
+            f"with this e-mail address:\n{link}"
         ),
         to=[coi.email],
     ).send()

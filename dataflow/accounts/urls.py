@@ -6,5 +6,6 @@ from dataflow.accounts import views
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signup/", views.signup, name="signup"),
     path("profile/", views.profile, name="profile"),
 ]

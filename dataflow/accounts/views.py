@@ -1,13 +1,29 @@
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 
-from dataflow.accounts.forms import ProfileForm
-from dataflow.accounts.models import Profile
-from dataflow.accounts.services import profile_update, token_rotate
+from dataflow.accounts.forms import ProfileForm, SignupForm
+from dataflow.accounts.models import Profile, Role
+from dataflow.accounts.services import profile_update, token_rotate, user_create
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an astronomer account (e.g. to accept an invitation as co-investigator)."""
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = user_create(roles=[Role.ASTRONOMER], **form.cleaned_data)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome! Your astronomer account is ready.")
+        target = request.GET.get("next", "")
+        if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+            return redirect(target)
+        return redirect("proposals:mine")
+    return render(request, "accounts/signup.html", {"form": form})
 
 
 @login_required
