@@ -102,11 +102,38 @@ def solve_part(
     subsolvers: tuple[str, ...] | None,
     log: bool,
     parameters: dict | None,
+    allowed: dict[str, frozenset[int]] | None = None,
+    required: frozenset[str] = frozenset(),
 ) -> Part:
+    """Solve ``problem``, hinted with ``greedy`` and never worse than it.
+
+    ``allowed`` restricts the start slots of some VM runs (an empty set leaves the run out),
+    ``required`` forces runs in: the cases of :func:`.cpsat._solve_linked`. A ``greedy``
+    solution that breaks them is only a hint. Raises ScheduleConflict if such a restricted
+    case is infeasible or no schedule is found.
+    """
     t0 = time.perf_counter()
     options = vm_options(problem)
     starts = {rid: (o.starts, o.bonus) for rid, o in options.items()}
+    restricted = bool(allowed) or bool(required)
+    for rid, keep in (allowed or {}).items():
+        st, bonus = starts[rid]
+        mask = np.isin(st, sorted(keep))
+        starts[rid] = (st[mask], bonus[mask])
     m = _build(problem, starts, max_block_nights, with_assumptions=False, redundant=redundant)
+    for rid in required:
+        m.model.add(m.presence[rid] == 1)
+    if greedy is not None and restricted:
+        ok = all(
+            greedy.vm_starts.get(r) in keep
+            for r, keep in (allowed or {}).items()
+            if r in greedy.vm_starts
+        )
+        ok = ok and all(r in greedy.vm_starts for r in required)
+        if not ok:
+            if hint_greedy:
+                _hint(problem, m, greedy)
+            hint_greedy, greedy = False, None
     if hint_greedy and greedy is not None:
         _hint(problem, m, greedy)
     solver = cp_model.CpSolver()
@@ -133,6 +160,8 @@ def solve_part(
         "build_ms": int(build_s * 1000),
     }
     if status == cp_model.INFEASIBLE:
+        if restricted:
+            raise ScheduleConflict(["the restricted case is infeasible"])
         raise ScheduleConflict(_diagnose(problem, max_block_nights))
     cp_solution: Solution | None = None
     cp_obj: int | None = None

@@ -9,7 +9,7 @@ from scheduling.engine.longterm.checker import check_solution
 from scheduling.engine.longterm.cpsat import solve_cpsat
 from scheduling.engine.longterm.greedy import solve_greedy
 from scheduling.engine.longterm.problem import Link, Pin, ProblemError, ScheduleConflict
-from tests.engine.longterm.builders import day, nights_of, problem, telescope, vm
+from tests.engine.longterm.builders import day, days, nights_of, problem, telescope, vm
 
 SOLVERS = {"greedy": solve_greedy, "cpsat": partial(solve_cpsat, time_limit_s=10)}
 
@@ -156,3 +156,32 @@ def test_pin_outside_the_period_or_of_an_sm_run_is_a_problem_error():
 def test_same_nights_link_on_one_telescope_is_a_problem_error():
     with pytest.raises(ProblemError, match="same telescope"):
         problem([vm("a", 1), vm("b", 1)], links=(Link("a", "b", "same_nights"),))
+
+
+@pytest.mark.parametrize(
+    ("linked_class", "rival_class", "linked_in"),
+    [("A", "B", True), ("C", "A", False)],
+)
+def test_linked_pair_where_one_side_alone_would_leave_its_run_out(
+    linked_class, rival_class, linked_in
+):
+    # given: on UT1 the linked run "a" fits anywhere; on UT2 its partner "b" and a rival
+    # both fit only on nights 0-1, so UT2 alone keeps the better of the two
+    n = 4
+    tels = [telescope("UT1", n=n), telescope("UT2", n=n)]
+    late = days(2, 3)
+    runs = [
+        vm("a", 2, n=n, rank_class=linked_class),
+        vm("b", 2, n=n, telescope="UT2", rank_class="C", impossible=late),
+        vm("rival", 2, n=n, telescope="UT2", rank_class=rival_class, impossible=late),
+    ]
+    p = problem(runs, n=n, telescopes=tels, links=(Link("a", "b", "same_nights"),))
+    # when
+    s = solve_cpsat(p, time_limit_s=10)
+    # then the pair goes in (with the rival out) exactly when "a" is worth more than the rival
+    assert check_solution(p, s) == []
+    assert s.info.status == "OPTIMAL"
+    if linked_in:
+        assert s.vm_starts == {"a": 0, "b": 0}
+    else:
+        assert set(s.vm_starts) == {"rival"}
