@@ -61,6 +61,20 @@ def _touch(proposal: Proposal) -> None:
     proposal.save(update_fields=["version", "updated_at"])
 
 
+def _delete_part(
+    part: Target | ObservingRun | CoInvestigator | Figure,
+    *,
+    actor: User,
+    expected_version: int | None,
+) -> None:
+    """Delete one part of a draft under the proposal's lock, bumping its version."""
+    proposal = _lock_for_edit(
+        proposal_id=part.proposal_id, actor=actor, expected_version=expected_version
+    )
+    part.delete()
+    _touch(proposal)
+
+
 def _full_clean(obj: Any, exclude: list[str] | None = None) -> None:
     from django.core.exceptions import ValidationError
 
@@ -226,12 +240,7 @@ def target_update(
 @transaction.atomic
 def target_delete(*, target_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a target (and from the runs that used it)."""
-    target = Target.objects.get(pk=target_id)
-    proposal = _lock_for_edit(
-        proposal_id=target.proposal_id, actor=actor, expected_version=expected_version
-    )
-    target.delete()
-    _touch(proposal)
+    _delete_part(Target.objects.get(pk=target_id), actor=actor, expected_version=expected_version)
 
 
 def _parse_dates(values: list[Any] | str | None, field: str) -> list[str]:
@@ -343,12 +352,9 @@ def run_update(
 @transaction.atomic
 def run_delete(*, run_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove an observing run."""
-    run = ObservingRun.objects.get(pk=run_id)
-    proposal = _lock_for_edit(
-        proposal_id=run.proposal_id, actor=actor, expected_version=expected_version
+    _delete_part(
+        ObservingRun.objects.get(pk=run_id), actor=actor, expected_version=expected_version
     )
-    run.delete()
-    _touch(proposal)
 
 
 @transaction.atomic
@@ -403,12 +409,9 @@ def coi_accept(*, token: str, user: User) -> CoInvestigator:
 @transaction.atomic
 def coi_remove(*, coi_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a co-investigator."""
-    coi = CoInvestigator.objects.get(pk=coi_id)
-    proposal = _lock_for_edit(
-        proposal_id=coi.proposal_id, actor=actor, expected_version=expected_version
+    _delete_part(
+        CoInvestigator.objects.get(pk=coi_id), actor=actor, expected_version=expected_version
     )
-    coi.delete()
-    _touch(proposal)
 
 
 @transaction.atomic
@@ -441,12 +444,8 @@ def figure_add(
 def figure_delete(*, figure_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a figure and its file (after commit, so a rollback keeps it)."""
     figure = Figure.objects.get(pk=figure_id)
-    proposal = _lock_for_edit(
-        proposal_id=figure.proposal_id, actor=actor, expected_version=expected_version
-    )
     storage, name = figure.image.storage, figure.image.name
-    figure.delete()
-    _touch(proposal)
+    _delete_part(figure, actor=actor, expected_version=expected_version)
     transaction.on_commit(lambda: storage.delete(name))
 
 
