@@ -453,6 +453,18 @@ def _record(proposal: Proposal, *, old: str, new: str, actor: User | None, note:
     ProposalEvent.objects.create(proposal=proposal, old=old, new=new, actor=actor, note=note)
 
 
+def _lock_for_transition(
+    proposal_id: int, *, actor: User, to: str, verb: str, expected_version: int | None
+) -> Proposal:
+    """Lock a proposal for a status change by its PI, checking the transition and If-Match."""
+    proposal = Proposal.objects.select_for_update().select_related("period").get(pk=proposal_id)
+    if proposal.pi_id != actor.pk:
+        raise NotAllowed(f"Only the PI can {verb} the proposal.")
+    PROPOSAL_TRANSITIONS.check(proposal.status, to)
+    _check_version(proposal, expected_version)
+    return proposal
+
+
 @transaction.atomic
 def proposal_submit(
     *,
@@ -463,11 +475,13 @@ def proposal_submit(
 ) -> Proposal:
     """Submit a verified draft before the deadline: assign its programme ID and freeze it."""
     now = now or timezone.now()
-    proposal = Proposal.objects.select_for_update().select_related("period").get(pk=proposal_id)
-    if proposal.pi_id != actor.pk:
-        raise NotAllowed("Only the PI can submit the proposal.")
-    PROPOSAL_TRANSITIONS.check(proposal.status, ProposalStatus.SUBMITTED)
-    _check_version(proposal, expected_version)
+    proposal = _lock_for_transition(
+        proposal_id,
+        actor=actor,
+        to=ProposalStatus.SUBMITTED,
+        verb="submit",
+        expected_version=expected_version,
+    )
     period = Period.objects.select_for_update().get(pk=proposal.period_id)  # serialises numbering
     if now >= period.deadline:
         raise InvalidInput(
@@ -505,11 +519,13 @@ def proposal_withdraw(
 ) -> Proposal:
     """Withdraw a submitted proposal, allowed to its PI until the deadline."""
     now = now or timezone.now()
-    proposal = Proposal.objects.select_for_update().select_related("period").get(pk=proposal_id)
-    if proposal.pi_id != actor.pk:
-        raise NotAllowed("Only the PI can withdraw the proposal.")
-    PROPOSAL_TRANSITIONS.check(proposal.status, ProposalStatus.WITHDRAWN)
-    _check_version(proposal, expected_version)
+    proposal = _lock_for_transition(
+        proposal_id,
+        actor=actor,
+        to=ProposalStatus.WITHDRAWN,
+        verb="withdraw",
+        expected_version=expected_version,
+    )
     if now >= proposal.period.deadline:
         raise InvalidInput(
             "The deadline has passed.", {"period": ["Withdrawal closes at the deadline."]}
