@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,8 +53,6 @@ from scheduling.engine.longterm.feasibility import (
 )
 from scheduling.engine.longterm.problem import Problem, ScheduleConflict
 from scheduling.engine.longterm.solution import (
-    Progress,
-    ProgressCallback,
     Reservation,
     Solution,
     SolveInfo,
@@ -137,7 +136,8 @@ def solve_part(
     if hint_greedy and greedy is not None:
         _hint(problem, m, greedy)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, time_limit_s)
+    build_s = time.perf_counter() - t0
+    solver.parameters.max_time_in_seconds = max(0.1, time_limit_s - build_s)
     solver.parameters.num_workers = num_workers
     solver.parameters.random_seed = random_seed
     solver.parameters.log_search_progress = log
@@ -148,7 +148,6 @@ def solve_part(
             getattr(solver.parameters, name).extend(value)
         else:
             setattr(solver.parameters, name, value)
-    build_s = time.perf_counter() - t0
     solver.best_bound_callback = reporter.on_bound
     status = solver.Solve(m.model, reporter)
     status_name = solver.StatusName(status)
@@ -184,22 +183,17 @@ def solve_part(
 
 
 class Reporter(cp_model.CpSolverSolutionCallback):
-    """Forwards CP-SAT progress for one part, shifted by the other parts' figures."""
+    """Collects one CP-SAT search's best objective and bound and hands them to ``emit``
+    (called from CP-SAT's threads; ``None`` for a quiet search)."""
 
     def __init__(
         self,
-        progress: ProgressCallback | None,
-        t0: float,
-        offset_objective: float,
-        offset_bound: float,
+        emit: Callable[[float, float], None] | None,
         initial_objective: float,
         initial_bound: float,
     ) -> None:
         super().__init__()
-        self._progress = progress
-        self._t0 = t0
-        self._off_obj = offset_objective
-        self._off_bound = offset_bound
+        self._emit = emit
         self._lock = threading.Lock()
         self.objective = float(initial_objective)
         self.bound = float(initial_bound)
@@ -208,22 +202,14 @@ class Reporter(cp_model.CpSolverSolutionCallback):
         with self._lock:
             self.objective = max(self.objective, self.ObjectiveValue())
             self.bound = min(self.bound, self.BestObjectiveBound())
-            self._emit()
+            if self._emit is not None:
+                self._emit(self.objective, self.bound)
 
     def on_bound(self, bound: float) -> None:
         with self._lock:
             self.bound = min(self.bound, bound)
-            self._emit()
-
-    def _emit(self) -> None:
-        if self._progress is not None:
-            self._progress(
-                Progress(
-                    self._off_obj + self.objective,
-                    self._off_bound + self.bound,
-                    time.perf_counter() - self._t0,
-                )
-            )
+            if self._emit is not None:
+                self._emit(self.objective, self.bound)
 
 
 def _build(

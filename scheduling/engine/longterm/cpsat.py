@@ -2,8 +2,8 @@
 
 The model itself (variables, constraints, objective) is in :mod:`.cpmodel`. This module
 splits the problem into independent parts (groups of telescopes tied by links), solves them
-one after the other within the time limit, handles telescope pairs tied by a single
-same-nights link by relaxation and repair, and merges the parts' schedules and bounds.
+side by side in threads until the time limit (CP-SAT releases the GIL), handles telescope
+pairs tied by a single same-nights link by cases, and merges the parts' schedules and bounds.
 
 The greedy solution is computed first and given to CP-SAT as a hint; per part, the better of
 the two is kept (``SolveInfo.winner``), so CP-SAT never returns a worse schedule than greedy.
@@ -11,8 +11,13 @@ the two is kept (``SolveInfo.winner``), so CP-SAT never returns a worse schedule
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from scheduling.engine.longterm.cpmodel import Part, Reporter, solve_part
 from scheduling.engine.longterm.feasibility import (
@@ -33,17 +38,21 @@ from scheduling.engine.longterm.solution import (
     score,
 )
 
+T = TypeVar("T")
+
 DEFAULT_SUBSOLVERS: tuple[str, ...] = ("max_lp", "lb_tree_search")
-"""With two workers: one full search with the full LP relaxation and one that explores the
-tree by best bound (``lb_tree_search``) prove optimality much sooner than CP-SAT's default mix
-(one LP search plus local-search / LNS helpers) or two LP searches (``default_lp``,
-``max_lp``): the 300-run benchmark's hardest telescope proved in 6-14 s instead of 16-60 s
-(3 solver seeds, measured on synthetic periods). The greedy hint gives a first solution."""
+"""CP-SAT full-search workers for a part solved alone or a model of several telescopes
+(joined by links): one search with the full LP relaxation and one exploring the tree by best
+bound prove optimality much sooner than CP-SAT's default mix or two LP searches (measured on
+synthetic periods: the 300-run benchmark's hardest telescope in 6-14 s instead of 16-60 s).
+The greedy hint gives the first solution."""
 
-
-_MIN_RESUME_S = 1.0
-"""A part is resumed in the second pass only with at least this much time: less would not
-pay for rebuilding its model."""
+SINGLE_TELESCOPE_PARAMETERS: dict = {"linearization_level": 2}
+"""A one-telescope model running side by side with other parts gets one worker: one search
+with the full LP relaxation. Measured on the 300-run benchmark period (3 solver seeds each):
+one telescope proved in 5-11 s on one core by this search, against 11-14 s on two cores by
+the two-worker portfolio; CP-SAT's default single search was as fast where it proved but
+stalled on other telescopes with a bound 20 % too high."""
 
 
 def solve_cpsat(
@@ -65,18 +74,20 @@ def solve_cpsat(
 
     Telescopes that no link ties together are independent problems (their VM nights and SM
     blocks are their own): with ``decompose`` each group of linked telescopes is solved
-    separately, smallest first, each with a share of the remaining time by its number of
-    start booleans (up to twice that while every later part keeps its share of the whole
-    limit); parts not proven optimal then share the time left over, each resumed from its
-    first schedule. The reported bound is the sum of the parts' proven bounds.
+    separately, all groups side by side, each until it is proven optimal or the time limit.
+    A group of one telescope then gets one CP-SAT worker (:data:`SINGLE_TELESCOPE_PARAMETERS`);
+    a lone part or a model of several telescopes gets ``num_workers`` and ``subsolvers``.
+    A part proven early leaves its CPU to the others, so no part's share of the time has to
+    be guessed in advance. The reported bound is the sum of the parts' proven bounds.
 
     Parameters
     ----------
     time_limit_s : float
-        Wall-clock limit of the CP-SAT searches together, seconds (model building and the
-        greedy hint come on top).
+        Wall-clock limit of the whole solve, seconds (greedy hints and model building
+        included; decoding the schedules comes on top, a fraction of a second).
     num_workers : int
-        CP-SAT worker threads.
+        CP-SAT worker threads of a lone part or of a model of several telescopes (parts of
+        one telescope running side by side get one each).
     random_seed : int
     progress : callable, optional
         Called with a :class:`~.solution.Progress` (whole problem: parts not solved yet count
@@ -116,68 +127,40 @@ def solve_cpsat(
             greedies.append(solve_greedy(q))
         except ScheduleConflict:
             greedies.append(None)  # greedy's bounded search failed; CP-SAT decides
-    pending_obj = [g.info.objective if g is not None else 0 for g in greedies]
-    pending_bound = [_trivial_bound(q) for q in parts]
-    results: dict[int, Part] = {}
-    kwargs = dict(
-        num_workers=num_workers,
+    board = _Board(
+        progress,
+        t0,
+        [g.info.objective if g is not None else 0 for g in greedies],
+        [_trivial_bound(q) for q in parts],
+    )
+    common = dict(
         random_seed=random_seed,
         hint_greedy=hint_greedy,
         redundant=redundant_no_overlap,
         max_block_nights=max_block_nights,
-        subsolvers=subsolvers,
         log=log,
-        parameters=parameters,
     )
+    joint = dict(common, num_workers=num_workers, subsolvers=subsolvers, parameters=parameters)
+    single = dict(
+        common,
+        num_workers=1,
+        subsolvers=None,
+        parameters={**SINGLE_TELESCOPE_PARAMETERS, **(parameters or {})},
+    )
+    deadline = t0 + time_limit_s  # the greedy hints and model building count too
 
-    def reporter_for(i: int, rest: list[int]) -> Reporter:
-        """Progress of part ``i`` shifted by the solved parts and the ``rest`` not yet solved."""
-        others = [j for j in results if j != i]
-        done_obj = sum(results[j].objective for j in others)
-        done_bound = sum(
-            results[j].bound if results[j].bound is not None else pending_bound[j] for j in others
-        )
-        offset_obj = done_obj + sum(pending_obj[j] for j in rest)
-        offset_bound = done_bound + sum(pending_bound[j] for j in rest)
-        own_obj = results[i].objective if i in results else pending_obj[i]
-        own_bound = results[i].bound if i in results and results[i].bound is not None else None
-        return Reporter(
-            progress,
-            t0,
-            offset_obj,
-            offset_bound,
-            own_obj,
-            own_bound if own_bound is not None else pending_bound[i],
-        )
-
-    deadline = time.perf_counter() + time_limit_s
-    # first pass, smallest part first: each part gets its share of the time left by size, or
-    # up to twice that as long as every later part keeps its share of the whole limit by size
-    # (``base``): parts proven optimal early leave their time to the later ones, and size is
-    # only a rough guide to difficulty, but no later part is starved
-    base = {i: time_limit_s * sizes[i] / sum(sizes) for i in order}
-    for n, i in enumerate(order):
-        left = max(0.1, deadline - time.perf_counter())
-        proportional = left * sizes[i] / sum(sizes[j] for j in order[n:])
-        reserved = sum(base[j] for j in order[n + 1 :])
-        share = min(left, max(proportional, min(2 * proportional, left - reserved)))
-        reporter = reporter_for(i, list(order[n + 1 :]))
-        cross = _cross_links(parts[i])
+    def solve_one(i: int) -> Part:
+        q, reporter = parts[i], board.reporter(i)
+        cross = _cross_links(q)
         if decompose and len(cross) == 1 and cross[0].kind == "same_nights":
-            results[i] = _solve_linked(parts[i], cross[0], greedies[i], reporter, share, kwargs)
-        else:
-            results[i] = solve_part(parts[i], greedies[i], reporter, time_limit_s=share, **kwargs)
-    # second pass: the parts not proven optimal share the time left over by size, each
-    # resumed from its first-pass schedule (hint, and kept if nothing better is found)
-    unproven = [j for j in order if results[j].status != "OPTIMAL"]
-    for n, i in enumerate(unproven):
-        left = deadline - time.perf_counter()
-        if left < _MIN_RESUME_S:
-            break
-        share = left * sizes[i] / sum(sizes[j] for j in unproven[n:])
-        if share < _MIN_RESUME_S:
-            continue
-        results[i] = _resume(parts[i], results[i], reporter_for(i, []), share, kwargs)
+            return _solve_linked(q, cross[0], greedies[i], reporter, deadline, joint, single)
+        kwargs = single if len(parts) > 1 and len(q.telescopes) == 1 else joint
+        left = max(0.1, deadline - time.perf_counter())
+        return solve_part(q, greedies[i], reporter, time_limit_s=left, **kwargs)
+
+    # the parts run side by side, each until it is proven or the deadline: a part proven
+    # early leaves its CPU to the others, so no part's time has to be guessed in advance
+    results = dict(zip(order, _in_parallel([partial(solve_one, i) for i in order]), strict=True))
     wall = time.perf_counter() - t0
     vm_starts: dict[str, int] = {}
     served: dict[str, float] = {}
@@ -234,7 +217,7 @@ def solve_cpsat(
         ),
     )
     if progress is not None:
-        final_bound = info.bound if info.bound is not None else sum(pending_bound)
+        final_bound = info.bound if info.bound is not None else sum(board.bounds)
         progress(Progress(info.objective, final_bound, wall))
     return Solution(vm_starts, served, tuple(reservations), info)
 
@@ -306,8 +289,9 @@ def _solve_linked(
     link: Link,
     greedy: Solution | None,
     reporter: Reporter,
-    time_limit_s: float,
+    deadline: float,
     kwargs: dict,
+    half_kwargs: dict,
 ) -> Part:
     """Two groups of telescopes tied by one same-nights link, solved apart by cases.
 
@@ -324,7 +308,6 @@ def _solve_linked(
     optimality of the 300-run benchmark period in 60 s, against seconds for the cases.
     """
     t0 = time.perf_counter()
-    deadline = t0 + time_limit_s
     first_tel = problem.run(link.first).telescope
     side_a: set[str] = {first_tel}
     # telescopes reachable from the first run's telescope without the cross link
@@ -340,15 +323,14 @@ def _solve_linked(
                 changed = True
     side_b = {t.name for t in problem.telescopes} - side_a
     if not side_b:
-        return solve_part(problem, greedy, reporter, time_limit_s=time_limit_s, **kwargs)
+        left = max(0.1, deadline - t0)
+        return solve_part(problem, greedy, reporter, time_limit_s=left, **kwargs)
     halves = [_restrict(problem, side_a), _restrict(problem, side_b)]
     linked = (link.first, link.second)
     options = vm_options(problem)
     common = frozenset(options[link.first].starts.tolist()) & frozenset(
         options[link.second].starts.tolist()
     )
-    quiet = Reporter(None, t0, 0, 0, 0, 0)
-    sizes = [max(1, len(h.runs)) for h in halves]
     greedies = [solve_greedy(h) for h in halves]
 
     def case(k: int, keep: frozenset[int], present: bool, fraction: float) -> _Case:
@@ -362,21 +344,20 @@ def _solve_linked(
             part = solve_part(
                 half,
                 g,
-                quiet,
+                Reporter(None, 0, 0),
                 time_limit_s=left * fraction,
                 allowed={rid: keep},
                 required=frozenset({rid}) if present else frozenset(),
-                **kwargs,
+                **(half_kwargs if len(half.telescopes) == 1 else kwargs),
             )
         except ScheduleConflict as e:
             infeasible = "infeasible" in str(e)
             return _Case(None, float("-inf") if infeasible else None)
         return _Case(part, part.bound)
 
-    relaxed = []
-    for k in range(2):
-        fraction = 0.5 * sizes[k] / sum(sizes[k:])
-        relaxed.append(case(k, common, False, fraction))
+    # the cases of one step are independent: they run side by side, each with a share of
+    # the time left (they share the CPU) and the next steps keep the rest
+    relaxed = _in_parallel([partial(case, k, common, False, 0.6) for k in range(2)])
     candidates: list[tuple[int, Solution, list[Part]]] = []
 
     def add(parts: list[_Case]) -> None:
@@ -395,8 +376,9 @@ def _solve_linked(
     if present[0] != present[1] and all(c.part is not None for c in relaxed):
         p = 0 if present[0] else 1  # the side that took its linked run
         q = 1 - p
-        forced_out = case(p, frozenset(), False, 1 / 3)
-        forced_in = case(q, common, True, 1.0)
+        forced_out, forced_in = _in_parallel(
+            [partial(case, p, frozenset(), False, 0.6), partial(case, q, common, True, 0.6)]
+        )
         pair_in = [relaxed[p], forced_in] if p == 0 else [forced_in, relaxed[p]]
         pair_out = [forced_out, relaxed[q]] if p == 0 else [relaxed[q], forced_out]
         add(pair_in)
@@ -411,8 +393,11 @@ def _solve_linked(
         for k, c in enumerate(repair_from)
     ]
     if starts[0] is not None and starts[1] is not None and starts[0] != starts[1]:
-        for k in range(2):  # pin side k where the other side put its run
-            redo = case(k, frozenset({starts[1 - k]}), True, 1 / 3)
+        # pin side k where the other side put its run
+        redone = _in_parallel(
+            [partial(case, k, frozenset({starts[1 - k]}), True, 0.4) for k in range(2)]
+        )
+        for k, redo in enumerate(redone):
             pair = [redo, repair_from[1]] if k == 0 else [repair_from[0], redo]
             add(pair)
     # always possible: leave out the linked runs (and whatever is linked to them)
@@ -493,10 +478,6 @@ def _join(problem: Problem, solutions: list[Solution], drop: set[str] = frozense
     return Solution(vm, sm, tuple(res), SolveInfo("cp-sat", "FEASIBLE", obj, None, 0.0))
 
 
-def _worst(parts: list[Part]) -> str:
-    return "OPTIMAL" if all(p.status == "OPTIMAL" for p in parts) else "FEASIBLE"
-
-
 def _trivial_bound(problem: Problem) -> int:
     total = 0
     for r in problem.runs:
@@ -507,36 +488,46 @@ def _trivial_bound(problem: Problem) -> int:
     return total
 
 
-def _resume(
-    problem: Problem, first: Part, reporter: Reporter, time_limit_s: float, kwargs: dict
-) -> Part:
-    """Part ``problem`` solved again as a whole, hinted with its first-pass schedule.
+class _Board:
+    """Best objective and bound of every part, summed into one progress report for the
+    whole problem (parts not solved yet count with their greedy objective and a trivial
+    bound)."""
 
-    The better schedule is kept (the first one on ties) and the bound is the tighter of the
-    two passes' proven bounds, so resuming never loses anything the first pass had.
-    """
-    try:
-        again = solve_part(problem, first.solution, reporter, time_limit_s=time_limit_s, **kwargs)
-    except ScheduleConflict:
-        return first
-    bounds = [b for b in (first.bound, again.bound) if b is not None]
-    bound = min(bounds) if bounds else None
-    if again.winner in ("greedy", "tie"):  # the first-pass schedule is kept
-        best, winner = first.solution, first.winner
-    else:
-        best, winner = again.solution, "cp-sat"
-    objective = best.info.objective
-    status = "OPTIMAL" if bound is not None and objective >= bound else first.status
-    if status != "OPTIMAL" and again.status in ("FEASIBLE", "OPTIMAL"):
-        status = "FEASIBLE"
-    cp_objs = [c for c in (first.cpsat_objective, again.cpsat_objective) if c is not None]
-    return Part(
-        best,
-        first.wall_s + again.wall_s,
-        status,
-        objective,
-        bound,
-        winner,
-        max(cp_objs) if cp_objs else None,
-        first.size,
-    )
+    def __init__(
+        self,
+        progress: ProgressCallback | None,
+        t0: float,
+        objectives: list[float],
+        bounds: list[float],
+    ) -> None:
+        self._progress = progress
+        self._t0 = t0
+        self._lock = threading.Lock()
+        self.objectives = list(objectives)
+        self.bounds = list(bounds)
+
+    def reporter(self, i: int) -> Reporter:
+        def emit(objective: float, bound: float) -> None:
+            with self._lock:
+                self.objectives[i] = max(self.objectives[i], objective)
+                self.bounds[i] = min(self.bounds[i], bound)
+                if self._progress is not None:
+                    self._progress(
+                        Progress(
+                            sum(self.objectives),
+                            sum(self.bounds),
+                            time.perf_counter() - self._t0,
+                        )
+                    )
+
+        return Reporter(emit, self.objectives[i], self.bounds[i])
+
+
+def _in_parallel(tasks: list[Callable[[], T]]) -> list[T]:
+    """Results of ``tasks`` run in threads (CP-SAT releases the GIL while it searches); the
+    first exception is raised once all have finished."""
+    if len(tasks) == 1:
+        return [tasks[0]()]
+    with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+        futures = [pool.submit(task) for task in tasks]
+        return [f.result() for f in futures]
