@@ -29,6 +29,11 @@ from scheduling.engine.longterm.greedy import solve_greedy
 from scheduling.engine.longterm.solution import Solution, statistics
 from scheduling.engine.longterm.synthetic import SyntheticSpec, synthetic_problem
 
+DECODE_MARGIN_S = 1.0
+"""CP-SAT gets the target's time less this: its limit covers the greedy hints, model
+building and search, and decoding and merging the parts' schedules come on top (0.1-0.3 s
+measured on the 1,000-run periods); the target is checked on the whole wall-clock time."""
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -72,7 +77,7 @@ def run_scenario(sc: Scenario, seed: int, workers: int, hint: bool) -> dict:
     greedy = solve_greedy(problem)
     cp = solve_cpsat(
         problem,
-        time_limit_s=sc.time_limit_s,
+        time_limit_s=sc.time_limit_s - DECODE_MARGIN_S,
         num_workers=workers,
         random_seed=seed,
         hint_greedy=hint,
@@ -83,11 +88,15 @@ def run_scenario(sc: Scenario, seed: int, workers: int, hint: bool) -> dict:
     vm_nights = sum(r.nights for r in problem.runs if r.mode == "VM")
     info = cp.info
     gap = info.gap
-    met = {
-        "optimal": info.status == "OPTIMAL" and info.wall_s <= sc.time_limit_s + 5,
-        "gap1": gap is not None and gap <= 0.01,
-        "greedy+5": c_w >= 1.05 * g_w,
-    }[sc.target]
+    in_time = info.wall_s <= sc.time_limit_s
+    met = (
+        in_time
+        and {
+            "optimal": info.status == "OPTIMAL",
+            "gap1": gap is not None and gap <= 0.01,
+            "greedy+5": c_w >= 1.05 * g_w,
+        }[sc.target]
+    )
     return {
         "scenario": sc.name,
         "description": sc.description,
