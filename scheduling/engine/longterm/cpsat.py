@@ -1,9 +1,10 @@
 """Solve a long-term problem with CP-SAT: the public entry point :func:`solve_cpsat`.
 
 The model itself (variables, constraints, objective) is in :mod:`.cpmodel`. This module
-splits the problem into independent parts (groups of telescopes tied by links), solves them
-side by side in threads until the time limit (CP-SAT releases the GIL), handles telescope
-pairs tied by a single same-nights link by cases, and merges the parts' schedules and bounds.
+splits the problem into independent parts (groups of telescopes tied by links), solves the
+one-telescope parts side by side in threads (CP-SAT releases the GIL) and the models of
+several telescopes after them, handles telescope pairs tied by a single same-nights link by
+cases, and merges the parts' schedules and bounds.
 
 The greedy solution is computed first and given to CP-SAT as a hint; per part, the better of
 the two is kept (``SolveInfo.winner``), so CP-SAT never returns a worse schedule than greedy.
@@ -74,11 +75,12 @@ def solve_cpsat(
 
     Telescopes that no link ties together are independent problems (their VM nights and SM
     blocks are their own): with ``decompose`` each group of linked telescopes is solved
-    separately, all groups side by side, each until it is proven optimal or the time limit.
-    A group of one telescope then gets one CP-SAT worker (:data:`SINGLE_TELESCOPE_PARAMETERS`);
-    a lone part or a model of several telescopes gets ``num_workers`` and ``subsolvers``.
-    A part proven early leaves its CPU to the others, so no part's share of the time has to
-    be guessed in advance. The reported bound is the sum of the parts' proven bounds.
+    separately. Parts of one telescope (and the cases of a linked pair) run side by side,
+    one CP-SAT worker each (:data:`SINGLE_TELESCOPE_PARAMETERS`), each until it is proven
+    optimal or the time limit (their share of it by size if models of several telescopes
+    follow); those models then run one at a time with ``num_workers`` and ``subsolvers``,
+    sharing the time left by size. A lone part gets ``num_workers`` too. The reported bound
+    is the sum of the parts' proven bounds.
 
     Parameters
     ----------
@@ -87,7 +89,8 @@ def solve_cpsat(
         included; decoding the schedules comes on top, a fraction of a second).
     num_workers : int
         CP-SAT worker threads of a lone part or of a model of several telescopes (parts of
-        one telescope running side by side get one each).
+        one telescope running side by side get one each: on a machine of ``num_workers``
+        cores they then share those cores).
     random_seed : int
     progress : callable, optional
         Called with a :class:`~.solution.Progress` (whole problem: parts not solved yet count
@@ -149,18 +152,39 @@ def solve_cpsat(
     )
     deadline = t0 + time_limit_s  # the greedy hints and model building count too
 
-    def solve_one(i: int) -> Part:
-        q, reporter = parts[i], board.reporter(i)
+    def by_cases(q: Problem) -> Link | None:
         cross = _cross_links(q)
-        if decompose and len(cross) == 1 and cross[0].kind == "same_nights":
-            return _solve_linked(q, cross[0], greedies[i], reporter, deadline, joint, single)
-        kwargs = single if len(parts) > 1 and len(q.telescopes) == 1 else joint
-        left = max(0.1, deadline - time.perf_counter())
+        ok = decompose and len(cross) == 1 and cross[0].kind == "same_nights"
+        return cross[0] if ok else None
+
+    def solve_one(i: int, until: float, alone: bool) -> Part:
+        q, reporter = parts[i], board.reporter(i)
+        kwargs = joint if alone else single
+        link = by_cases(q)
+        if link is not None:
+            return _solve_linked(q, link, greedies[i], reporter, until, kwargs, single)
+        left = max(0.1, until - time.perf_counter())
         return solve_part(q, greedies[i], reporter, time_limit_s=left, **kwargs)
 
-    # the parts run side by side, each until it is proven or the deadline: a part proven
-    # early leaves its CPU to the others, so no part's time has to be guessed in advance
-    results = dict(zip(order, _in_parallel([partial(solve_one, i) for i in order]), strict=True))
+    # One-worker searches (a telescope, the cases of a linked pair) share the cores well:
+    # they run side by side, each until it is proven or its deadline, so a part proven early
+    # leaves its CPU to the others and no part's time has to be guessed. Multi-worker
+    # searches synchronise their workers and slow down badly on oversubscribed cores
+    # (measured: a 4-telescope model of the 1,000-run period reached a 1e-5 gap alone in
+    # 40 s, 1.2 % side by side in 120 s), so models of several telescopes run afterwards,
+    # one at a time, with the time left shared by size.
+    light = [i for i in order if len(parts[i].telescopes) == 1 or by_cases(parts[i])]
+    heavy = [i for i in order if i not in light]
+    results: dict[int, Part] = {}
+    if light:
+        share = sum(sizes[i] for i in light) / sum(sizes)
+        until = t0 + time_limit_s * share if heavy else deadline
+        tasks = [partial(solve_one, i, until, len(parts) == 1) for i in light]
+        results.update(zip(light, _in_parallel(tasks), strict=True))
+    for n, i in enumerate(heavy):
+        left = max(0.1, deadline - time.perf_counter())
+        until = time.perf_counter() + left * sizes[i] / sum(sizes[j] for j in heavy[n:])
+        results[i] = solve_one(i, until, True)
     wall = time.perf_counter() - t0
     vm_starts: dict[str, int] = {}
     served: dict[str, float] = {}
@@ -304,8 +328,10 @@ def _solve_linked(
     larger of the two cases' summed bounds bounds the whole, and each case gives a schedule.
     Starts that still differ are repaired by pinning one side where the other put its run.
     Only if no schedule meets the bound does the joint model get the time left, hinted with
-    the best one. Measured: one cross-telescope link made the joint model unable to prove
-    optimality of the 300-run benchmark period in 60 s, against seconds for the cases.
+    the best one. The cases of one step run side by side with ``half_kwargs`` (one worker);
+    the joint model gets ``kwargs``. Measured: one cross-telescope link made the joint model
+    unable to prove optimality of the 300-run benchmark period in 60 s, against seconds for
+    the cases.
     """
     t0 = time.perf_counter()
     first_tel = problem.run(link.first).telescope
@@ -348,7 +374,7 @@ def _solve_linked(
                 time_limit_s=left * fraction,
                 allowed={rid: keep},
                 required=frozenset({rid}) if present else frozenset(),
-                **(half_kwargs if len(half.telescopes) == 1 else kwargs),
+                **half_kwargs,
             )
         except ScheduleConflict as e:
             infeasible = "infeasible" in str(e)

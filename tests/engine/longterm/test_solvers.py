@@ -1,5 +1,6 @@
 """Both solvers on seeded synthetic periods (with a stand-in sky: no astropy needed)."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from scheduling.engine.longterm.checker import check_solution
 from scheduling.engine.longterm.cpsat import solve_cpsat, split
 from scheduling.engine.longterm.greedy import solve_greedy
+from scheduling.engine.longterm.problem import Link
 from scheduling.engine.longterm.sky import SkyArrays
 from scheduling.engine.longterm.solution import format_statistics, statistics
 from scheduling.engine.longterm.synthetic import SyntheticSpec, synthetic_problem
@@ -86,6 +88,30 @@ def test_independent_telescopes_are_solved_as_separate_parts():
     parts = split(p)
     assert len(parts) == 3
     assert sum(len(q.runs) for q in parts) == len(p.runs)
+
+
+def test_one_telescope_parts_and_a_linked_model_are_each_proven_and_merged():
+    # given three telescopes, two of them tied by an apart link (one model of two telescopes
+    # solved after the one-telescope part)
+    p = synthetic_problem(
+        SyntheticSpec(n_runs=45, n_telescopes=3, n_nights=30, seed=8, link_fraction=0.0),
+        sky=toy_sky,
+    )
+    first = next(r for r in p.runs if r.mode == "VM" and r.telescope == "UT1")
+    second = next(r for r in p.runs if r.mode == "VM" and r.telescope == "UT2")
+    p = replace(p, links=(Link(first.id, second.id, "apart", min_days=0, max_days=10),))
+    events = []
+    # when
+    s = solve_cpsat(p, time_limit_s=20, progress=events.append)
+    # then: both parts proven, the bound is their sum, the schedule honours everything
+    parts = {x["telescopes"]: x for x in s.info.parts}
+    assert set(parts) == {"UT1,UT2", "UT3"}
+    assert {x["status"] for x in parts.values()} == {"OPTIMAL"}
+    assert s.info.status == "OPTIMAL"
+    assert s.info.bound == sum(x["bound"] for x in parts.values()) == s.info.objective
+    assert check_solution(p, s) == []
+    assert s.info.objective >= solve_greedy(p).info.objective
+    assert events[-1].bound == pytest.approx(s.info.bound)
 
 
 def test_statistics_account_for_every_requested_hour_and_explain_left_out_runs():
