@@ -6,7 +6,9 @@
     python -m benchmarks.long_term_scheduling --scenario oversubscribed --nights 183
 
 For each scenario, in the same run: generate the period (sky model: Paranal), solve it with
-the greedy baseline and with CP-SAT (2 workers, greedy hint), and report grade-weighted
+the greedy baseline and with CP-SAT (``--workers 2``: two workers for a lone part or a model
+of several telescopes, one each for one-telescope parts running side by side on the
+machine's cores; greedy hint), and report grade-weighted
 scheduled hours of both and their ratio, CP-SAT's status, proven bound and gap, solve time,
 which solver's schedule was kept, SM shortfall per RA bin and the independent checker's
 verdict on both schedules. Timings are wall-clock on a shared machine: other processes
@@ -198,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     print(
-        f"long-term scheduling benchmark: {args.workers} CP-SAT workers, "
+        f"long-term scheduling benchmark: CP-SAT num_workers={args.workers} (one-telescope "
+        "parts: one worker each, side by side), "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: "
         "timings are noisy)"
     )
