@@ -205,6 +205,13 @@ class Reporter(cp_model.CpSolverSolutionCallback):
             if self._emit is not None:
                 self._emit(self.objective, self.bound)
 
+    def on_objective(self, objective: float) -> None:
+        """A schedule found outside this search (the cases of a linked pair)."""
+        with self._lock:
+            self.objective = max(self.objective, objective)
+            if self._emit is not None:
+                self._emit(self.objective, self.bound)
+
     def on_bound(self, bound: float) -> None:
         with self._lock:
             self.bound = min(self.bound, bound)

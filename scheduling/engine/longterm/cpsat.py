@@ -395,6 +395,8 @@ def _solve_linked(
                 candidates.append((joined.info.objective, joined, [c.part for c in parts]))
 
     bound: float | None = _add_bounds(relaxed)
+    if bound is not None and bound > float("-inf"):
+        reporter.on_bound(bound)  # a relaxation: already a bound of the pair
     present = [
         c.part is not None and linked[k] in c.part.solution.vm_starts for k, c in enumerate(relaxed)
     ]
@@ -438,6 +440,7 @@ def _solve_linked(
         left = max(0.1, deadline - time.perf_counter())
         return solve_part(problem, greedy, reporter, time_limit_s=left, **kwargs)
     best_obj, best, best_parts = max(candidates, key=lambda c: c[0])
+    reporter.on_objective(best_obj)
     size: dict[str, int] = {}
     for c in relaxed:
         if c.part is not None:

@@ -80,6 +80,26 @@ def test_progress_reports_objective_bound_and_elapsed_time():
     assert last.bound == pytest.approx(s.info.bound)
 
 
+def test_progress_of_a_linked_pair_solved_by_cases_stays_within_the_final_figures():
+    # given two telescopes tied by a same-nights link (solved apart by cases)
+    spec = SyntheticSpec(
+        n_runs=40, n_telescopes=2, n_nights=30, vm_load=0.9, seed=1, link_fraction=0.2
+    )
+    p = synthetic_problem(spec, sky=toy_sky)
+    assert any(
+        x.kind == "same_nights" and p.run(x.first).telescope != p.run(x.second).telescope
+        for x in p.links
+    )
+    events = []
+    # when
+    s = solve_cpsat(p, time_limit_s=10, random_seed=1, progress=events.append)
+    # then: every reported bound is a true bound, every objective a real schedule's
+    assert s.info.status == "OPTIMAL"
+    assert all(e.bound >= s.info.objective for e in events)
+    assert all(e.objective <= s.info.bound for e in events)
+    assert any(e.objective == s.info.objective for e in events[:-1])
+
+
 def test_independent_telescopes_are_solved_as_separate_parts():
     p = synthetic_problem(
         SyntheticSpec(n_runs=30, n_telescopes=3, n_nights=20, seed=5, link_fraction=0.0),
