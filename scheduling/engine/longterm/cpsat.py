@@ -153,14 +153,17 @@ def solve_cpsat(
     deadline = t0 + time_limit_s  # the greedy hints and model building count too
 
     def by_cases(q: Problem) -> Link | None:
+        """The one same-nights link tying ``q``'s telescopes, if it is solved by cases."""
         cross = _cross_links(q)
         ok = decompose and len(cross) == 1 and cross[0].kind == "same_nights"
         return cross[0] if ok else None
 
+    pair_links = [by_cases(q) for q in parts]
+
     def solve_one(i: int, until: float, alone: bool) -> Part:
         q, reporter = parts[i], board.reporter(i)
         kwargs = joint if alone else single
-        link = by_cases(q)
+        link = pair_links[i]
         if link is not None:
             return _solve_linked(q, link, greedies[i], reporter, until, kwargs, single)
         left = max(0.1, until - time.perf_counter())
@@ -173,7 +176,7 @@ def solve_cpsat(
     # (measured: a 4-telescope model of the 1,000-run period reached a 1e-5 gap alone in
     # 40 s, 1.2 % side by side in 120 s), so models of several telescopes run afterwards,
     # one at a time, with the time left shared by size.
-    light = [i for i in order if len(parts[i].telescopes) == 1 or by_cases(parts[i])]
+    light = [i for i in order if len(parts[i].telescopes) == 1 or pair_links[i] is not None]
     heavy = [i for i in order if i not in light]
     results: dict[int, Part] = {}
     if light:
@@ -211,10 +214,7 @@ def solve_cpsat(
     )
     g_objs = [g.info.objective for g in greedies if g is not None]
     cp_objs = [results[i].cpsat_objective for i in results]
-    size: dict[str, int] = {"parts": len(parts)}
-    for i in results:
-        for key, value in results[i].size.items():
-            size[key] = size.get(key, 0) + value
+    size = {"parts": len(parts), **_sum_sizes(list(results.values()))}
     info = SolveInfo(
         solver="cp-sat",
         status=status,
@@ -384,7 +384,7 @@ def _solve_linked(
     # the cases of one step are independent: they run side by side, each with a share of
     # the time left (they share the CPU) and the next steps keep the rest
     relaxed = _in_parallel([partial(case, k, common, False, 0.6) for k in range(2)])
-    candidates: list[tuple[int, Solution, list[Part]]] = []
+    candidates: list[Solution] = []
 
     def add(parts: list[_Case]) -> None:
         if all(c.part is not None for c in parts):
@@ -392,7 +392,7 @@ def _solve_linked(
             joined = _join(problem, sols)
             starts = [joined.vm_starts.get(r) for r in linked]
             if starts[0] == starts[1]:
-                candidates.append((joined.info.objective, joined, [c.part for c in parts]))
+                candidates.append(joined)
 
     bound: float | None = _add_bounds(relaxed)
     if bound is not None and bound > float("-inf"):
@@ -432,20 +432,16 @@ def _solve_linked(
     solved = [c.part.solution for c in relaxed if c.part is not None]
     if len(solved) == 2:
         dropped = _linked_closure(problem, set(linked))
-        joined = _join(problem, solved, drop=dropped)
-        candidates.append((joined.info.objective, joined, []))
+        candidates.append(_join(problem, solved, drop=dropped))
     if greedy is not None:
-        candidates.append((greedy.info.objective, greedy, []))
+        candidates.append(greedy)
     if not candidates:
         left = max(0.1, deadline - time.perf_counter())
         return solve_part(problem, greedy, reporter, time_limit_s=left, **kwargs)
-    best_obj, best, best_parts = max(candidates, key=lambda c: c[0])
+    best = max(candidates, key=lambda c: c.info.objective)
+    best_obj = best.info.objective
     reporter.on_objective(best_obj)
-    size: dict[str, int] = {}
-    for c in relaxed:
-        if c.part is not None:
-            for key, value in c.part.size.items():
-                size[key] = size.get(key, 0) + value
+    size = _sum_sizes([c.part for c in relaxed if c.part is not None])
     if bound is not None and bound == float("-inf"):
         bound = None  # a side has no schedule at all: let the joint model decide
     if bound is not None and best_obj >= bound:
@@ -464,6 +460,15 @@ def _solve_linked(
             joint.status = "OPTIMAL"
     joint.wall_s = time.perf_counter() - t0
     return joint
+
+
+def _sum_sizes(parts: list[Part]) -> dict[str, int]:
+    """Model sizes of several solves, added up key by key."""
+    size: dict[str, int] = {}
+    for p in parts:
+        for key, value in p.size.items():
+            size[key] = size.get(key, 0) + value
+    return size
 
 
 @dataclass
