@@ -29,7 +29,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Strict mypy on the pure cores; the paths and flags are in pyproject.toml's [tool.mypy].
+# mypy with the Django plugins over the whole project, strict on the pure cores; see pyproject.
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 

@@ -39,7 +39,7 @@ from dataflow.astro.site import PARANAL
 from scheduling.engine.ranking.arrays import CandidateArrays
 from scheduling.engine.ranking.engine import prepare_geometry, rank
 from scheduling.engine.ranking.model import Conditions, RankingOptions, Transparency
-from scheduling.engine.ranking.simulate import simulate_night
+from scheduling.engine.ranking.simulate import SimulationResult, simulate_night
 from scheduling.engine.ranking.synthetic import synthetic_candidates
 
 NIGHT_DATE = datetime.date(2026, 3, 10)
@@ -232,7 +232,7 @@ def main() -> None:
         f"(on demand): {filt_ms:.0f} ms"
     )
     night_reps = 1 if args.quick else 3
-    sims: list[object] = []
+    sims: list[SimulationResult] = []
 
     def night(_: int) -> None:
         sims.append(
@@ -244,7 +244,7 @@ def main() -> None:
     print(
         f"simulated night {NIGHT_DATE} over 10,000 candidates: {night_ms / 1e3:.2f} s "
         f"({sim.rankings} rankings, {len(sim.executed)} executed)"
-    )  # type: ignore[attr-defined]
+    )
     print("\nratios and targets")
     for n, _b, _p, full, analytic, start_only, _t, ap, _s, _a, _o, ap_fit in rows:
         print(

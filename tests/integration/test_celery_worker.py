@@ -91,6 +91,7 @@ def test_real_worker_stores_final_pdf_and_mails_pi(worker, draft):
     text = "".join(
         page.extract_text() for page in PdfReader(io.BytesIO(pdf_path.read_bytes())).pages
     )
+    assert proposal.programme_id is not None
     assert proposal.programme_id in text
     assert proposal.title in text
     for _ in range(40):

@@ -17,6 +17,8 @@ claimed objective equals the recomputed one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from scheduling.engine.longterm.problem import Problem, Run
@@ -100,7 +102,7 @@ def _night_errors(
     night: int,
     halves: int,
     unavailable: dict[str, set[int]],
-    mounted: dict,
+    mounted: dict[str, Mapping[str, np.ndarray]],
 ) -> list[str]:
     day = problem.dates[night]
     out = []
@@ -126,7 +128,7 @@ def _sm_errors(
     runs: dict[str, Run],
     busy: dict[tuple[str, int], str],
     unavailable: dict[str, set[int]],
-    mounted: dict,
+    mounted: dict[str, Mapping[str, np.ndarray]],
 ) -> list[str]:
     errors: list[str] = []
     d = problem.n_nights

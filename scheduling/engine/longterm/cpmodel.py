@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,7 +100,7 @@ def solve_part(
     max_block_nights: int,
     subsolvers: tuple[str, ...] | None,
     log: bool,
-    parameters: dict | None,
+    parameters: Mapping[str, object] | None,
     allowed: dict[str, frozenset[int]] | None = None,
     required: frozenset[str] = frozenset(),
 ) -> Part:
@@ -318,13 +318,13 @@ def _build(
         return lit
 
     for pin in problem.pins:
-        slot = pin_slot(problem, pin.run)
+        pinned = pin_slot(problem, pin.run)
         lit = literal(pin.describe())
-        v = x[pin.run].get(slot) if slot is not None else None
-        if v is None:
+        pin_var = x[pin.run].get(pinned) if pinned is not None else None
+        if pin_var is None:
             enforce(model.add(presence[pin.run] == 2), lit)  # impossible pin
         else:
-            enforce(model.add(v == 1), lit)
+            enforce(model.add(pin_var == 1), lit)
     for link in problem.links:
         lit = literal(link.describe())
         p1, p2 = presence[link.first], presence[link.second]
@@ -432,7 +432,7 @@ def _hint(problem: Problem, m: _Model, greedy: Solution) -> None:
             if id(o) not in hinted:
                 model.add_hint(o, s in busy[tel])
     block_index = {(b.telescope, b.first, b.last): k for k, b in enumerate(m.blocks)}
-    got: dict[tuple, int] = {}
+    got: dict[tuple[tuple[str, str, float, int], int | None], int] = {}
     for r in greedy.reservations:
         k = block_index.get((r.telescope, r.first, r.last))
         key = ((r.telescope, r.instrument, float(r.max_fli), r.ra_bin), k)
@@ -448,7 +448,7 @@ def _decode(
 ) -> tuple[dict[str, int], dict[str, float], list[Reservation]]:
     chosen = {rid: s for rid, xs in m.x.items() for s, v in xs.items() if solver.boolean_value(v)}
     vm_starts = {rid: s for rid, s in chosen.items() if rid not in m.night_level}
-    taken = set()
+    taken: set[tuple[str, int]] = set()
     for rid, s in vm_starts.items():
         run = problem.run(rid)
         taken.update((run.telescope, slot) for slot in range(s, s + run.slots))

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from scheduling.engine.longterm.cpmodel import Part, Reporter, solve_part
 from scheduling.engine.longterm.feasibility import (
@@ -48,7 +48,7 @@ bound prove optimality much sooner than CP-SAT's default mix or two LP searches 
 synthetic periods: the 300-run benchmark's hardest telescope in 6-14 s instead of 16-60 s).
 The greedy hint gives the first solution."""
 
-SINGLE_TELESCOPE_PARAMETERS: dict = {"linearization_level": 2}
+SINGLE_TELESCOPE_PARAMETERS: dict[str, object] = {"linearization_level": 2}
 """A one-telescope model running side by side with other parts gets one worker: one search
 with the full LP relaxation. Measured on the 300-run benchmark period (3 solver seeds each):
 one telescope proved in 5-11 s on one core by this search, against 11-14 s on two cores by
@@ -69,7 +69,7 @@ def solve_cpsat(
     decompose: bool = True,
     subsolvers: tuple[str, ...] | None = DEFAULT_SUBSOLVERS,
     log: bool = False,
-    parameters: dict | None = None,
+    parameters: Mapping[str, object] | None = None,
 ) -> Solution:
     """Solve ``problem`` with CP-SAT.
 
@@ -314,8 +314,8 @@ def _solve_linked(
     greedy: Solution | None,
     reporter: Reporter,
     deadline: float,
-    kwargs: dict,
-    half_kwargs: dict,
+    kwargs: dict[str, Any],
+    half_kwargs: dict[str, Any],
 ) -> Part:
     """Two groups of telescopes tied by one same-nights link, solved apart by cases.
 
@@ -420,10 +420,12 @@ def _solve_linked(
         c.part.solution.vm_starts.get(linked[k]) if c.part is not None else None
         for k, c in enumerate(repair_from)
     ]
-    if starts[0] is not None and starts[1] is not None and starts[0] != starts[1]:
+    start0, start1 = starts
+    if start0 is not None and start1 is not None and start0 != start1:
         # pin side k where the other side put its run
+        other = (start1, start0)
         redone = _in_parallel(
-            [partial(case, k, frozenset({starts[1 - k]}), True, 0.4) for k in range(2)]
+            [partial(case, k, frozenset({other[k]}), True, 0.4) for k in range(2)]
         )
         for k, redo in enumerate(redone):
             pair = [redo, repair_from[1]] if k == 0 else [repair_from[0], redo]
@@ -498,7 +500,7 @@ def _linked_closure(problem: Problem, runs: set[str]) -> set[str]:
     return out
 
 
-def _join(problem: Problem, solutions: list[Solution], drop: set[str] = frozenset()) -> Solution:
+def _join(problem: Problem, solutions: list[Solution], drop: Set[str] = frozenset()) -> Solution:
     """Union of the schedules of disjoint telescopes, without the VM runs in ``drop`` (leaving
     a VM run out only frees half-nights, so SM reservations stay valid)."""
     vm: dict[str, int] = {}
@@ -557,7 +559,7 @@ class _Board:
         return Reporter(emit, self.objectives[i], self.bounds[i])
 
 
-def _in_parallel(tasks: list[Callable[[], T]]) -> list[T]:
+def _in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
     """Results of ``tasks`` run in threads (CP-SAT releases the GIL while it searches); the
     first exception is raised once all have finished."""
     if len(tasks) == 1:

@@ -82,7 +82,8 @@ def _window_all(ok: np.ndarray, length: int) -> np.ndarray:
     if length == 0:
         return np.ones(len(ok) + 1, dtype=bool)
     c = np.concatenate([[0], np.cumsum(~ok)])
-    return (c[length:] - c[:-length]) == 0
+    w: np.ndarray = (c[length:] - c[:-length]) == 0
+    return w
 
 
 def feasible_starts(problem: Problem, run: Run) -> np.ndarray:
@@ -178,7 +179,8 @@ def preferred_bonus(problem: Problem, run: Run, starts: np.ndarray) -> np.ndarra
     pref_slot[2 * idx] = 1
     pref_slot[2 * idx + 1] = 1
     pref[1:] = np.cumsum(pref_slot)
-    return PREFERRED_BONUS * (pref[starts + run.slots] - pref[starts])
+    bonus: np.ndarray = PREFERRED_BONUS * (pref[starts + run.slots] - pref[starts])
+    return bonus
 
 
 def pin_slot(problem: Problem, run_id: str) -> int | None:
@@ -300,7 +302,8 @@ def group_fraction(problem: Problem, runs: list[Run]) -> np.ndarray:
     dark = np.maximum(problem.dark_hours, 1e-9)
     w = np.array([r.hours for r in runs])
     frac = np.array([np.clip(r.visible_hours / dark, 0.0, 1.0) for r in runs])
-    return (w[:, None] * frac).sum(axis=0) / w.sum()
+    mean: np.ndarray = (w[:, None] * frac).sum(axis=0) / w.sum()
+    return mean
 
 
 def sm_groups(problem: Problem) -> list[SMGroup]:

@@ -208,8 +208,9 @@ def place_sm(
     free = free_halves(problem, vm_starts)
     free_k = [int(free[b.telescope][b.first : b.last + 1].sum()) for b in plan.blocks]
     block_left = [rate * f for rate, f in zip(plan.total_rate, free_k, strict=True)]
-    taken: dict[tuple, int] = {}
-    group_left: dict[tuple, int] = {}
+    # (group key: telescope, instrument, max_fli, ra_bin; block index) -> hour units
+    taken: dict[tuple[tuple[str, str, float, int], int], int] = {}
+    group_left: dict[tuple[tuple[str, str, float, int], int], int] = {}
     served: dict[str, float] = {}
     sm_runs = sorted((r for r in problem.runs if r.mode == "SM"), key=rank_key)
     for run in sm_runs:

@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
@@ -62,7 +63,7 @@ def render_calendar(
     )
     for ax, (a, b) in zip(axes[:, 0], panels, strict=True):
         _panel(ax, problem, solution, labels, a, b, nights_per_panel)
-    handles = [
+    handles: list[Artist] = [
         Patch(facecolor=c, edgecolor="none", label=f"VM class {k}")
         for k, c in CLASS_COLOURS.items()
     ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+from numpy.typing import NDArray
 
 from dataflow.astro.site import Site
 
@@ -38,11 +39,12 @@ class SkyArrays:
     moon_fli: np.ndarray
     target_hours: np.ndarray
 
-    def run_hours(self, targets: Sequence[int]) -> np.ndarray:
+    def run_hours(self, targets: Sequence[int] | NDArray[np.intp]) -> np.ndarray:
         """(D,) visible hours of a run observing ``targets`` (indices into the target list):
         their summed hours, capped at the night length (targets are observed in turn)."""
-        total = self.target_hours[np.asarray(targets, dtype=int)].sum(axis=0)
-        return np.minimum(total, self.dark_hours)
+        total: np.ndarray = self.target_hours[np.asarray(targets, dtype=int)].sum(axis=0)
+        hours: np.ndarray = np.minimum(total, self.dark_hours)
+        return hours
 
 
 def sky_arrays(

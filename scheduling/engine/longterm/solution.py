@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from scheduling.engine.longterm.feasibility import (
     vm_hours,
     vm_value,
 )
-from scheduling.engine.longterm.problem import RANK_CLASSES, Problem
+from scheduling.engine.longterm.problem import RANK_CLASSES, Problem, RankClass
 
 TECH, CLOSED, SM, FREE = "TECH", "CLOSED", "SM", "FREE"
 
@@ -48,6 +49,18 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+class PartInfo(TypedDict):
+    """One independent part of a CP-SAT solve (see :attr:`SolveInfo.parts`)."""
+
+    telescopes: str  # comma-separated names
+    status: str
+    wall_s: float
+    objective: int
+    bound: int | None
+    winner: str
+    vm_start_booleans: int
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class SolveInfo:
     winner: str = ""
     cpsat_objective: int | None = None
     model_size: Mapping[str, int] = field(default_factory=dict)
-    parts: tuple[Mapping[str, object], ...] = ()
+    parts: tuple[PartInfo, ...] = ()
 
     @property
     def gap(self) -> float | None:
@@ -167,12 +180,12 @@ def night_labels(problem: Problem, solution: Solution) -> dict[str, list[list[st
     for r in solution.reservations:
         key = (r.telescope, r.first, r.last)
         blocks[key] = blocks.get(key, 0.0) + r.hours
-    for (tel, first, last), hours in sorted(blocks.items()):
+    for (tel_name, first, last), hours in sorted(blocks.items()):
         left = units(hours)
         for night in range(first, last + 1):
             for h in (0, 1):
-                if left > 0 and out[tel][night][h] == FREE:
-                    out[tel][night][h] = SM
+                if left > 0 and out[tel_name][night][h] == FREE:
+                    out[tel_name][night][h] = SM
                     left -= half[night]
     return out
 
@@ -233,7 +246,7 @@ class TelescopePressure:
 class Statistics:
     """Hours are VM at the period's mean night length plus SM hours."""
 
-    by_class: dict[str, HoursRow]
+    by_class: dict[RankClass, HoursRow]
     by_ra_bin: list[HoursRow]
     pressure: list[TelescopePressure]
     left_out: list[LeftOut]

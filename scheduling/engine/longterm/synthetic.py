@@ -53,7 +53,7 @@ class SyntheticSpec:
     ra_bins: int = 12
     seed: int = 1
     sky_step_minutes: float = 20.0
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 SkyFunction = Callable[..., SkyArrays]
@@ -63,7 +63,9 @@ def telescopes_for(
     rng: np.random.Generator, spec: SyntheticSpec
 ) -> tuple[list[str], dict[str, tuple[str, ...]], list[Telescope]]:
     names = [f"UT{i + 1}" if i < 4 else f"T{i + 1}" for i in range(spec.n_telescopes)]
-    insts = {n: UT_INSTRUMENTS.get(n, (f"{n}-A", f"{n}-B", f"{n}-C")) for n in names}
+    insts: dict[str, tuple[str, ...]] = {
+        n: UT_INSTRUMENTS.get(n, (f"{n}-A", f"{n}-B", f"{n}-C")) for n in names
+    }
     d = spec.n_nights
     dates = [spec.start + timedelta(days=i) for i in range(d)]
     out = []

@@ -1,5 +1,6 @@
 """Every hard constraint and the objective, on small hand-made problems (no database, no sky)."""
 
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -10,10 +11,10 @@ from scheduling.engine.longterm.cpsat import solve_cpsat
 from scheduling.engine.longterm.feasibility import CLASS_WEIGHT, grade_weight, vm_value
 from scheduling.engine.longterm.greedy import solve_greedy
 from scheduling.engine.longterm.problem import Problem, ProblemError
-from scheduling.engine.longterm.solution import night_labels, score
+from scheduling.engine.longterm.solution import Solution, night_labels, score
 from tests.engine.longterm.builders import day, days, nights_of, problem, sm, telescope, vm
 
-SOLVERS = {
+SOLVERS: dict[str, Callable[[Problem], Solution]] = {
     "greedy": solve_greedy,
     "cpsat": partial(solve_cpsat, time_limit_s=10, random_seed=1),
 }

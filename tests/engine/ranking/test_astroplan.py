@@ -8,6 +8,8 @@ Moon altitude 0.1 deg for the "Moon down" exemption of the illumination constrai
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -73,7 +75,7 @@ def test_observability_matches_astroplan(rng: np.random.Generator) -> None:
             for i in range(PER_TIME)
         ]
         arrays = CandidateArrays.build(cands)
-        common = dict(
+        common = RankingOptions(
             sun_max_elevation_deg=sun_lim,
             zenith_avoidance_deg=0.0,
             wind_restriction=False,
@@ -87,14 +89,14 @@ def test_observability_matches_astroplan(rng: np.random.Generator) -> None:
             site=PARANAL,
             time=t,
             conditions=cond,
-            options=RankingOptions(moon_elevation_limit_deg=-90.0, **common),
+            options=replace(common, moon_elevation_limit_deg=-90.0),
         )
         ours = rank(
             arrays,
             site=PARANAL,
             time=t,
             conditions=cond,
-            options=RankingOptions(moon_elevation_limit_deg=0.0, **common),
+            options=replace(common, moon_elevation_limit_deg=0.0),
         )
         assert np.array_equal(ours.evaluation.idx, np.arange(PER_TIME))
         mask_sep, mask = ours_sep.evaluation.mask, ours.evaluation.mask
