@@ -4,7 +4,15 @@ from rest_framework.routers import DefaultRouter
 
 from proposals.api.views import PeriodViewSet, ProposalViewSet, TelescopeViewSet
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    """No ``.json`` format-suffix routes: the API answers JSON (PDF and images by ``Accept``),
+    and the suffix variants doubled every route without any view taking ``format``."""
+
+    include_format_suffixes = False
+
+
+router = Router()
 router.register("periods", PeriodViewSet, basename="period")
 router.register("telescopes", TelescopeViewSet, basename="telescope")
 router.register("proposals", ProposalViewSet, basename="proposal")

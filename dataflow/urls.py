@@ -1,10 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from dataflow.accounts import views as account_views
+from dataflow import views as project_views
+from dataflow.accounts.api import views as accounts_api
 from dataflow.api import router
 
 urlpatterns = [
@@ -12,13 +12,19 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("dataflow.accounts.urls")),
     path("proposals/", include("proposals.urls")),
+    path("api/v1/profile/", accounts_api.ProfileAPIView.as_view(), name="api-profile"),
     path("api/v1/", include(router.urls)),
-    path("api/v1/token/", account_views.ApiTokenView.as_view(), name="api-token"),
+    path("api/v1/token/", accounts_api.ApiTokenView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last under /api/: whatever no API view matched is a JSON 404, also with DEBUG on.
+    re_path(r"^api/(?P<unknown>.*)$", project_views.api_not_found, name="api-not-found"),
+    path("favicon.ico", project_views.favicon, name="favicon"),
 ]
+# No MEDIA_URL route, not even with DEBUG: uploads (final PDFs, figures) are private and served
+# only by views that check who may see them.
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+handler400 = "dataflow.views.bad_request"
+handler403 = "dataflow.views.permission_denied"
+handler404 = "dataflow.views.page_not_found"
+handler500 = "dataflow.views.server_error"

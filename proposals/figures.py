@@ -1,4 +1,9 @@
-"""Figure uploads: the type is read from the content (Pillow), never trusted from the name."""
+"""Figure uploads: the type is read from the content (Pillow), never trusted from the name.
+
+Only the header is read: the declared pixel count is checked against ``FIGURE_MAX_PIXELS``
+before anything could decode the image (a PDF render decoding a 20000 × 20000 PNG of a few
+kilobytes would need gigabytes).
+"""
 
 from typing import IO
 
@@ -8,6 +13,13 @@ from PIL import Image, UnidentifiedImageError
 from dataflow.errors import InvalidInput
 
 ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpeg"}
+
+
+def _too_many_pixels(declared: str, limit: int) -> InvalidInput:
+    return InvalidInput(
+        "Image too large.",
+        {"image": [f"The image is {declared} pixels; at most {limit:,} pixels are accepted."]},
+    )
 
 
 def check_figure(file: IO[bytes], size: int) -> str:
@@ -22,11 +34,22 @@ def check_figure(file: IO[bytes], size: int) -> str:
                 ]
             },
         )
+    max_pixels: int = settings.FIGURE_MAX_PIXELS
     try:
         file.seek(0)
-        with Image.open(file) as img:
+        with Image.open(file) as img:  # reads the header only: nothing is decoded here
             fmt = img.format
+            width, height = img.size
+            if width * height > max_pixels:
+                raise _too_many_pixels(f"{width} × {height} = {width * height:,}", max_pixels)
             img.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow refuses (or, where warnings are errors, warns about) the header itself before
+        # we see the size: its limit is well above ours, so "more than" it is all we can say.
+        pillow_limit = Image.MAX_IMAGE_PIXELS or 0
+        if isinstance(exc, Image.DecompressionBombError):
+            pillow_limit *= 2
+        raise _too_many_pixels(f"more than {pillow_limit:,}", max_pixels) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise InvalidInput(
             "Not an image.",

@@ -1,11 +1,17 @@
 from django import forms
+from django.contrib.auth.models import User
+
+from dataflow.accounts.models import Profile
+from dataflow.accounts.services import char_max_length
 
 
 class ProfileForm(forms.Form):
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
-    institute = forms.CharField(max_length=300, required=False)
-    country = forms.CharField(max_length=100, required=False)
+    """The page's profile change; ``profile_update`` checks and saves it, as for the API."""
+
+    first_name = forms.CharField(max_length=char_max_length(User, "first_name"), required=False)
+    last_name = forms.CharField(max_length=char_max_length(User, "last_name"), required=False)
+    institute = forms.CharField(max_length=char_max_length(Profile, "institute"), required=False)
+    country = forms.CharField(max_length=char_max_length(Profile, "country"), required=False)
 
 
 class SignupForm(forms.Form):

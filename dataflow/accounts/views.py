@@ -1,14 +1,17 @@
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.views import ObtainAuthToken
 
 from dataflow.accounts.forms import ProfileForm, SignupForm
-from dataflow.accounts.models import Profile, Role
+from dataflow.accounts.models import Role
+from dataflow.accounts.selectors import profile_details
 from dataflow.accounts.services import profile_update, token_rotate, user_create
 
 
@@ -28,28 +31,30 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    prof, _ = Profile.objects.get_or_create(user=user)
+    user = cast(User, request.user)  # login_required
     if request.method == "POST" and "rotate_token" in request.POST:
         token_rotate(user=user)
         messages.success(request, "A new API token was issued; the old one no longer works.")
         return redirect("profile")
+    details = profile_details(user_id=user.pk)
     form = ProfileForm(
         request.POST or None,
         initial={
-            "first_name": user.first_name,
-            "last_name": user.last_name,
-            "institute": prof.institute,
-            "country": prof.country,
+            "first_name": details.first_name,
+            "last_name": details.last_name,
+            "institute": details.institute,
+            "country": details.country,
         },
     )
     if request.method == "POST" and form.is_valid():
-        profile_update(user=user, **form.cleaned_data)
+        profile_update(
+            user_id=user.pk,
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
+            institute=form.cleaned_data["institute"],
+            country=form.cleaned_data["country"],
+        )
         messages.success(request, "Profile saved.")
         return redirect("profile")
     token = Token.objects.filter(user=user).first()
     return render(request, "accounts/profile.html", {"form": form, "token": token})
-
-
-class ApiTokenView(ObtainAuthToken):
-    """POST username and password, get the API token to send as ``Authorization: Bearer``."""

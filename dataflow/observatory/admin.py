@@ -22,10 +22,12 @@ class SiteAdmin(admin.ModelAdmin):
 @admin.register(Telescope)
 class TelescopeAdmin(admin.ModelAdmin):
     list_display = ["name", "site", "aperture_m"]
+    list_select_related = ["site"]
     inlines = [InstrumentInline]
 
 
 @admin.register(Instrument)
 class InstrumentAdmin(admin.ModelAdmin):
     list_display = ["name", "telescope", "offered_sm", "offered_vm"]
+    list_select_related = ["telescope"]
     list_filter = ["telescope"]

@@ -1,5 +1,6 @@
 """Settings shared by every environment; values that differ come from the environment."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -30,6 +31,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "dataflow.accounts",
     "dataflow.observatory",
     "proposals",
@@ -47,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dataflow.middleware.ApiErrorMiddleware",  # JSON for exceptions under /api/, even in DEBUG
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out page log-in into its 429 page
 ]
 
 ROOT_URLCONF = "dataflow.urls"
@@ -74,12 +78,39 @@ DATABASES = {
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # make run: a write transaction takes the write lock when it begins, so a concurrent writer
+    # waits for it (up to 20 s) as on PostgreSQL; with SQLite's deferred transactions two
+    # writers that both read first fail at once with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Log-in throttling with django-axes, for the log-in pages and the API token endpoint
+# (dataflow/accounts/lockout.py):
+AUTHENTICATION_BACKENDS = [
+    "dataflow.accounts.lockout.LockoutBackend",  # refuses a locked-out username before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed log-ins of one username from one address that lock that pair out.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+# How long a lock-out lasts, counted from the last attempt.
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+# Counted per username and client address: guesses from elsewhere do not lock a user out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A successful log-in forgets that pair's failures.
+AXES_RESET_ON_SUCCESS = True
+# An attempt during a lock-out, even with the right password, starts the wait again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+# The page a locked-out log-in gets (429); the token endpoint answers JSON itself.
+AXES_LOCKOUT_CALLABLE = "dataflow.accounts.lockout.lockout_page"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "proposals:mine"
 LOGOUT_REDIRECT_URL = "login"
@@ -97,6 +128,9 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 
 # Uploads: figures are checked by content (Pillow), and size-limited here.
 FIGURE_MAX_BYTES = int(os.environ.get("FIGURE_MAX_BYTES", str(5 * 1024 * 1024)))
+# Pixels declared in the header, checked before decoding (a tiny PNG can declare 20000 × 20000).
+# Keep it below Pillow's Image.MAX_IMAGE_PIXELS (about 89 million) to quote the exact size.
+FIGURE_MAX_PIXELS = int(os.environ.get("FIGURE_MAX_PIXELS", str(50_000_000)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # The platform's public address, for links in e-mails.
@@ -112,7 +146,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "dataflow.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "dataflow.errors.api_exception_handler",
 }

@@ -54,7 +54,8 @@ def test_invited_newcomer_signs_up_and_accepts(client, draft):
     assert signed_up["Location"] == accept
     client.post(accept)
     # then the co-investigator is linked and sees the proposal
-    assert CoInvestigator.objects.get(pk=coi.pk).user.username == "liwei"
+    linked = CoInvestigator.objects.get(pk=coi.pk).user
+    assert linked is not None and linked.username == "liwei"
     assert client.get(reverse("proposals:detail", args=[draft.pk])).status_code == 200
 
 
