@@ -17,6 +17,10 @@ class DomainError(Exception):
         self.message = message
         self.errors = errors or {}
 
+    def all_messages(self) -> list[str]:
+        """The message and every field's messages, for logs and command lines."""
+        return [self.message, *(f"{k}: {m}" for k, ms in self.errors.items() for m in ms)]
+
 
 class InvalidInput(DomainError):
     status_code = status.BAD_REQUEST
@@ -62,8 +66,25 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
         )
     response = exception_handler(exc, context)
     if response is not None and isinstance(exc, DRFValidationError):
-        data = response.data
-        if isinstance(data, list):
-            data = {"non_field_errors": data}
-        response.data = {"detail": "Invalid input.", "errors": data}
+        response.data = {"detail": "Invalid input.", "errors": flat_errors(response.data)}
     return response
+
+
+def flat_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested validation errors as ``{"field": [...]}``, nested keys joined with dots
+    (``{"dates": {"0": [...]}}`` becomes ``{"dates.0": [...]}``), so every error has the
+    documented shape."""
+    if isinstance(data, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in data.items():
+            out.update(flat_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(data, list) and all(not isinstance(v, dict | list) for v in data):
+        return {prefix or "non_field_errors": [str(v) for v in data]}
+    if isinstance(data, list):
+        out = {}
+        for i, value in enumerate(data):
+            if value:  # DRF puts {} for the items of a list that had no error
+                out.update(flat_errors(value, f"{prefix}.{i}" if prefix else str(i)))
+        return out
+    return {prefix or "non_field_errors": [str(data)]}

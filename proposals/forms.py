@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 
 from dataflow.errors import DomainError
 from dataflow.observatory.models import Instrument, Telescope
+from proposals.commands import UNSET, ProposalData, RunData, TargetData
 from proposals.coordinates import format_dec, format_ra
 from proposals.models import (
     Category,
@@ -16,6 +17,7 @@ from proposals.models import (
     Period,
     Proposal,
     ProposalStatus,
+    ProposalType,
     Target,
     Transparency,
 )
@@ -59,9 +61,7 @@ class ProposalForm(forms.Form):
     title = forms.CharField(max_length=300)
     abstract = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
     category = forms.ChoiceField(choices=[("", "— choose —"), *Category.choices], required=False)
-    proposal_type = forms.ChoiceField(
-        label="Type", choices=Proposal._meta.get_field("proposal_type").choices
-    )
+    proposal_type = forms.ChoiceField(label="Type", choices=ProposalType.choices)
     scientific_justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10}), required=False
     )
@@ -74,8 +74,8 @@ class ProposalForm(forms.Form):
         initial = {name: getattr(proposal, name) for name in cls.TEXT_FIELDS}
         return cls(initial={**initial, "version": proposal.version})
 
-    def service_fields(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.TEXT_FIELDS}
+    def command(self) -> ProposalData:
+        return ProposalData(**{name: self.cleaned_data[name] for name in self.TEXT_FIELDS})
 
 
 class ProposalCreateForm(ProposalForm):
@@ -87,7 +87,9 @@ class ProposalCreateForm(ProposalForm):
 
     def __init__(self, *args: Any, periods: QuerySet[Period], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["period"].queryset = periods
+        period = self.fields["period"]
+        assert isinstance(period, forms.ModelChoiceField)
+        period.queryset = periods
         del self.fields["version"]
 
 
@@ -134,16 +136,16 @@ class TargetForm(forms.Form):
             }
         )
 
-    def service_fields(self) -> dict[str, Any]:
+    def command(self) -> TargetData:
         data = self.cleaned_data
-        return {
-            "name": data["name"],
-            "ra": data["ra"],
-            "dec": data["dec"],
-            "magnitude": data["magnitude"],
-            "pm_ra_mas_yr": data["pm_ra_mas_yr"] or 0.0,
-            "pm_dec_mas_yr": data["pm_dec_mas_yr"] or 0.0,
-        }
+        return TargetData(
+            name=data["name"],
+            ra=data["ra"],
+            dec=data["dec"],
+            magnitude=data["magnitude"],
+            pm_ra_mas_yr=data["pm_ra_mas_yr"] or 0.0,
+            pm_dec_mas_yr=data["pm_dec_mas_yr"] or 0.0,
+        )
 
 
 class InstrumentSelect(forms.Select):
@@ -211,7 +213,9 @@ class RunForm(forms.Form):
 
     def __init__(self, *args: Any, proposal: Proposal, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["targets"].queryset = proposal.targets.all()
+        targets = self.fields["targets"]
+        assert isinstance(targets, forms.ModelMultipleChoiceField)
+        targets.queryset = proposal.targets.all()
         self.proposal = proposal
 
     @classmethod
@@ -240,30 +244,27 @@ class RunForm(forms.Form):
         data = super().clean() or {}
         if data.get("max_fli") is None:
             data["max_fli"] = MOON_PRESETS[data["moon"]][1] if data.get("moon") else 1.0
-        # SM asks for hours, VM for nights and dates: drop what the other mode's fields hold.
-        if data.get("mode") == Mode.VM:
-            data["hours"] = None
-        else:
-            data["nights"] = None
-            data["preferred_dates"] = data["impossible_dates"] = ""
         return data
 
-    def service_fields(self) -> dict[str, Any]:
+    def command(self) -> RunData:
+        """The run as the service takes it. The page shows only the chosen mode's fields (the
+        others are hidden), so only those are sent; the service applies the SM/VM rules."""
         data = self.cleaned_data
-        return {
-            "telescope": data["telescope"],
-            "instrument": data["instrument"],
-            "mode": data["mode"],
-            "hours": data["hours"],
-            "nights": data["nights"],
-            "max_fli": data["max_fli"],
-            "max_seeing_arcsec": data["max_seeing_arcsec"],
-            "transparency": data["transparency"],
-            "max_airmass": data["max_airmass"],
-            "target_ids": [t.pk for t in data["targets"]],
-            "preferred_dates": data["preferred_dates"],
-            "impossible_dates": data["impossible_dates"],
-        }
+        vm = data["mode"] == Mode.VM
+        return RunData(
+            telescope=data["telescope"].pk,
+            instrument=data["instrument"].pk,
+            mode=data["mode"],
+            hours=UNSET if vm else data["hours"],
+            nights=data["nights"] if vm else UNSET,
+            max_fli=data["max_fli"],
+            max_seeing_arcsec=data["max_seeing_arcsec"],
+            transparency=data["transparency"],
+            max_airmass=data["max_airmass"],
+            target_ids=[t.pk for t in data["targets"]],
+            preferred_dates=data["preferred_dates"] if vm else UNSET,
+            impossible_dates=data["impossible_dates"] if vm else UNSET,
+        )
 
 
 class CoInvestigatorForm(forms.Form):

@@ -1,5 +1,6 @@
 """Phase 1: periods with their call, proposals, investigators, targets, runs, figures."""
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -34,7 +35,7 @@ class Period(models.Model):
     def __str__(self) -> str:
         return f"P{self.number}"
 
-    def call_is_open(self, now: "timezone.datetime | None" = None) -> bool:
+    def call_is_open(self, now: "datetime.datetime | None" = None) -> bool:
         now = now or timezone.now()
         return self.call_opens <= now < self.deadline
 
@@ -218,10 +219,18 @@ class Figure(models.Model):
         return self.caption or self.image.name
 
 
+class EventKind(models.TextChoices):
+    STATUS = "status", "Status change"
+    EDIT = "edit", "Edit"
+
+
 class ProposalEvent(models.Model):
-    """Every status change of a proposal: who, when, from, to."""
+    """The audit trail of a proposal: every status change (who, when, from, to) and every edit
+    of a draft (who, when, which fields; ``old`` = ``new`` = the status then)."""
 
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=EventKind.choices, default=EventKind.STATUS)
+    fields = models.JSONField(default=list, blank=True, help_text="Edits: the fields changed.")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     at = models.DateTimeField(default=timezone.now)
     old = models.CharField(max_length=20, choices=ProposalStatus.choices)

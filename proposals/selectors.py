@@ -1,20 +1,18 @@
-"""Reads shaped for pages and endpoints. Visibility rules live here: an astronomer sees only
-the proposals they are PI or co-investigator of; staff see all."""
+"""Reads shaped for pages and endpoints. Who sees what is decided by ``dataflow.permissions``:
+an astronomer sees only the proposals they are PI or co-investigator of; staff see all."""
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from dataflow.permissions import is_staff_member
+from dataflow.permissions import may_view_proposal_q
 from proposals.models import Period, Proposal
 
 
 def proposals_visible_to(user: User | AnonymousUser) -> QuerySet[Proposal]:
     qs = Proposal.objects.select_related("period", "pi", "pi__profile")
-    if is_staff_member(user):
-        return qs
-    if not user.is_authenticated:
-        return qs.none()
-    return qs.filter(Q(pi=user) | Q(coinvestigators__user=user)).distinct()
+    rule = may_view_proposal_q(user)
+    return qs if rule is None else qs.filter(rule).distinct()
 
 
 def proposal_detail(*, user: User | AnonymousUser, pk: int) -> Proposal:
@@ -35,14 +33,5 @@ def proposal_detail(*, user: User | AnonymousUser, pk: int) -> Proposal:
 
 
 def open_periods() -> QuerySet[Period]:
-    from django.utils import timezone
-
     now = timezone.now()
     return Period.objects.filter(call_opens__lte=now, deadline__gt=now)
-
-
-def can_edit(user: User | AnonymousUser, proposal: Proposal) -> bool:
-    """PI and co-investigators edit drafts."""
-    if not user.is_authenticated:
-        return False
-    return proposal.pi_id == user.pk or proposal.coinvestigators.filter(user=user).exists()

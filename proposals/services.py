@@ -1,51 +1,68 @@
 """Every write to Phase 1 data. Each service runs in a transaction and is the only code that
-saves these models; state changes lock the row, check the transition table and write an event."""
+saves these models. Writes to a proposal or its parts lock the proposal row, decide who may do
+it with ``dataflow.permissions``, merge the typed input (``proposals.commands``) with the stored
+values under that lock, apply ``proposals.rules``, save named fields and write an event row:
+status changes and draft edits alike (who, when, which fields)."""
 
 import datetime as dt
+from collections.abc import Callable
 from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
 from dataflow.errors import Frozen, InvalidInput, NotAllowed, StaleVersion
-from dataflow.observatory.models import Instrument, Telescope
-from proposals.coordinates import parse_dec, parse_ra
+from dataflow.permissions import (
+    may_change_proposal_status,
+    may_create_proposal,
+    may_edit_proposal,
+)
+from proposals import rules
+from proposals.commands import ProposalData, RunData, TargetData
 from proposals.figures import check_figure
 from proposals.models import (
     CoInvestigator,
+    EventKind,
     Figure,
-    Mode,
     ObservingRun,
     Period,
     Proposal,
     ProposalEvent,
     ProposalStatus,
     Target,
-    Transparency,
 )
 from proposals.states import PROPOSAL_TRANSITIONS
 from proposals.verification import verify_proposal
 
-PROPOSAL_FIELDS = {"title", "abstract", "category", "proposal_type", "scientific_justification"}
+# --------------------------------------------------------------------------------------------
+# Locks, versions and the audit trail
+# --------------------------------------------------------------------------------------------
 
 
 def _lock_for_edit(*, proposal_id: int, actor: User, expected_version: int | None) -> Proposal:
     """Lock a draft for writing by its PI or a co-investigator, checking If-Match."""
     proposal = Proposal.objects.select_for_update().get(pk=proposal_id)
-    if not (proposal.pi_id == actor.pk or proposal.coinvestigators.filter(user=actor).exists()):
+    ensure_may_edit(proposal, actor)
+    _check_version(proposal, expected_version)
+    return proposal
+
+
+def ensure_may_edit(proposal: Proposal, actor: User) -> None:
+    """Raise unless ``actor`` may edit ``proposal`` now (an investigator, and still a draft).
+    The services check it under the lock; views may ask first, before parsing the input."""
+    if not may_edit_proposal(actor, proposal):
         raise NotAllowed("Only the PI and co-investigators may edit this proposal.")
     if not proposal.is_editable:
         raise Frozen(
             f"Proposal {proposal.programme_id or proposal.pk} is "
             f"{proposal.get_status_display().lower()} and can no longer be edited."
         )
-    _check_version(proposal, expected_version)
-    return proposal
 
 
 def _check_version(proposal: Proposal, expected_version: int | None) -> None:
@@ -56,32 +73,78 @@ def _check_version(proposal: Proposal, expected_version: int | None) -> None:
         )
 
 
-def _touch(proposal: Proposal) -> None:
+def _edited(proposal: Proposal, *, actor: User, note: str, fields: list[str]) -> None:
+    """Bump the proposal's version (its ETag) and write the audit row of a draft edit."""
     proposal.version += 1
     proposal.save(update_fields=["version", "updated_at"])
-
-
-def _delete_part(
-    part: Target | ObservingRun | CoInvestigator | Figure,
-    *,
-    actor: User,
-    expected_version: int | None,
-) -> None:
-    """Delete one part of a draft under the proposal's lock, bumping its version."""
-    proposal = _lock_for_edit(
-        proposal_id=part.proposal_id, actor=actor, expected_version=expected_version
+    ProposalEvent.objects.create(
+        proposal=proposal,
+        kind=EventKind.EDIT,
+        old=proposal.status,
+        new=proposal.status,
+        actor=actor,
+        note=note[:300],
+        fields=sorted(fields),
     )
-    part.delete()
-    _touch(proposal)
 
 
-def _full_clean(obj: Any, exclude: list[str] | None = None) -> None:
-    from django.core.exceptions import ValidationError
+def _record(proposal: Proposal, *, old: str, new: str, actor: User | None, note: str = "") -> None:
+    ProposalEvent.objects.create(proposal=proposal, old=old, new=new, actor=actor, note=note)
 
+
+def _full_clean(obj: models.Model, exclude: list[str] | None = None) -> None:
     try:
         obj.full_clean(exclude=exclude)
     except ValidationError as exc:
         raise InvalidInput("Invalid input.", exc.message_dict) from exc
+
+
+def _changed(obj: models.Model, values: dict[str, Any]) -> list[str]:
+    """Set ``values`` on ``obj``; return the names whose value differs from the stored one."""
+    changed = []
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.append(name)
+    return changed
+
+
+def _part(
+    model: type[Target] | type[ObservingRun] | type[CoInvestigator] | type[Figure],
+    pk: int,
+    *,
+    actor: User,
+    expected_version: int | None,
+) -> tuple[Any, Proposal]:
+    """Lock the proposal owning part ``pk``, then read the part under that lock."""
+    proposal_id = model.objects.filter(pk=pk).values_list("proposal_id", flat=True).first()
+    if proposal_id is None:
+        raise model.DoesNotExist(f"No {model._meta.verbose_name} {pk}.")
+    proposal = _lock_for_edit(
+        proposal_id=proposal_id, actor=actor, expected_version=expected_version
+    )
+    return model.objects.get(pk=pk), proposal
+
+
+def _delete_part(
+    model: type[Target] | type[ObservingRun] | type[CoInvestigator] | type[Figure],
+    pk: int,
+    *,
+    actor: User,
+    expected_version: int | None,
+    describe: Callable[[Any], str],
+) -> Any:
+    """Delete one part of a draft under the proposal's lock, with its audit row."""
+    part, proposal = _part(model, pk, actor=actor, expected_version=expected_version)
+    note = describe(part)
+    part.delete()
+    _edited(proposal, actor=actor, note=note, fields=[])
+    return part
+
+
+# --------------------------------------------------------------------------------------------
+# The proposal
+# --------------------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -95,7 +158,9 @@ def proposal_create(
     proposal_type: str = "normal",
     scientific_justification: str = "",
 ) -> Proposal:
-    """Open a draft proposal for the period's call."""
+    """Open a draft proposal for the period's call; its author becomes the PI."""
+    if not may_create_proposal(pi):
+        raise NotAllowed("Only astronomers can open proposals.")
     if not period.call_is_open():
         raise InvalidInput(
             "The call is closed.", {"period": [f"The call for {period} is not open."]}
@@ -116,236 +181,173 @@ def proposal_create(
 
 @transaction.atomic
 def proposal_update(
-    *, proposal_id: int, actor: User, expected_version: int | None = None, **fields: Any
+    *, proposal_id: int, actor: User, data: ProposalData, expected_version: int | None = None
 ) -> Proposal:
-    """Change the proposal's own text fields."""
-    unknown = set(fields) - PROPOSAL_FIELDS
-    if unknown:
-        raise InvalidInput(
-            "Unknown fields.", {f: ["This field cannot be changed here."] for f in unknown}
-        )
+    """Change the proposal's own text fields (those given in ``data``)."""
     proposal = _lock_for_edit(
         proposal_id=proposal_id, actor=actor, expected_version=expected_version
     )
-    for name, value in fields.items():
-        setattr(proposal, name, value)
+    sent = data.sent()
+    bad = [k for k, v in sent.items() if not isinstance(v, str)]
+    if bad:
+        raise InvalidInput("Invalid input.", {k: ["Give a text."] for k in bad})
+    changed = _changed(proposal, sent)
     _full_clean(proposal, exclude=["final_pdf"])
-    proposal.version += 1
-    proposal.save()
+    if changed:
+        proposal.save(update_fields=[*changed, "updated_at"])
+        _edited(proposal, actor=actor, note="proposal text changed", fields=changed)
     return proposal
 
 
-def _target_values(
-    *,
-    name: str,
-    ra: str | float,
-    dec: str | float,
-    magnitude: float | None,
-    pm_ra_mas_yr: float,
-    pm_dec_mas_yr: float,
-) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
-    values: dict[str, Any] = {
-        "name": (name or "").strip(),
-        "magnitude": magnitude,
-        "pm_ra_mas_yr": pm_ra_mas_yr or 0.0,
-        "pm_dec_mas_yr": pm_dec_mas_yr or 0.0,
-    }
-    if not values["name"]:
-        errors["name"] = ["A target needs a name."]
-    for key, parse, field in (("ra_deg", parse_ra, "ra"), ("dec_deg", parse_dec, "dec")):
-        try:
-            values[key] = parse(ra if field == "ra" else dec)
-        except InvalidInput as exc:
-            errors.update(exc.errors)
-    if errors:
-        raise InvalidInput("Invalid target.", errors)
-    return values
+# --------------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------------
+
+TARGET_DEFAULTS: dict[str, Any] = {"magnitude": None, "pm_ra_mas_yr": 0.0, "pm_dec_mas_yr": 0.0}
+
+
+def _unique_target_name(proposal: Proposal, name: str, exclude_pk: int = 0) -> None:
+    if proposal.targets.filter(name=name).exclude(pk=exclude_pk).exists():
+        raise InvalidInput(
+            "Duplicate target.", {"name": [f"A target named {name} exists already."]}
+        )
 
 
 @transaction.atomic
 def target_create(
-    *,
-    proposal_id: int,
-    actor: User,
-    name: str,
-    ra: str | float,
-    dec: str | float,
-    magnitude: float | None = None,
-    pm_ra_mas_yr: float = 0.0,
-    pm_dec_mas_yr: float = 0.0,
-    expected_version: int | None = None,
+    *, proposal_id: int, actor: User, data: TargetData, expected_version: int | None = None
 ) -> Target:
     """Add a target; coordinates in sexagesimal or degrees."""
     proposal = _lock_for_edit(
         proposal_id=proposal_id, actor=actor, expected_version=expected_version
     )
-    values = _target_values(
-        name=name,
-        ra=ra,
-        dec=dec,
-        magnitude=magnitude,
-        pm_ra_mas_yr=pm_ra_mas_yr,
-        pm_dec_mas_yr=pm_dec_mas_yr,
-    )
-    if proposal.targets.filter(name=values["name"]).exists():
-        raise InvalidInput(
-            "Duplicate target.", {"name": [f"A target named {values['name']} exists already."]}
-        )
+    values = rules.target_values({**TARGET_DEFAULTS, **data.sent()})
+    _unique_target_name(proposal, values["name"])
     target = Target(proposal=proposal, **values)
     _full_clean(target)
     target.save()
-    _touch(proposal)
+    _edited(proposal, actor=actor, note=f"target {target.name} added", fields=list(values))
     return target
 
 
 @transaction.atomic
 def target_update(
-    *,
-    target_id: int,
-    actor: User,
-    name: str,
-    ra: str | float,
-    dec: str | float,
-    magnitude: float | None = None,
-    pm_ra_mas_yr: float = 0.0,
-    pm_dec_mas_yr: float = 0.0,
-    expected_version: int | None = None,
+    *, target_id: int, actor: User, data: TargetData, expected_version: int | None = None
 ) -> Target:
-    """Change a target."""
-    target = Target.objects.get(pk=target_id)
-    proposal = _lock_for_edit(
-        proposal_id=target.proposal_id, actor=actor, expected_version=expected_version
-    )
-    values = _target_values(
-        name=name,
-        ra=ra,
-        dec=dec,
-        magnitude=magnitude,
-        pm_ra_mas_yr=pm_ra_mas_yr,
-        pm_dec_mas_yr=pm_dec_mas_yr,
-    )
-    if proposal.targets.filter(name=values["name"]).exclude(pk=target.pk).exists():
-        raise InvalidInput(
-            "Duplicate target.", {"name": [f"A target named {values['name']} exists already."]}
-        )
-    for key, value in values.items():
-        setattr(target, key, value)
+    """Change a target (the fields given in ``data``), merged under the proposal's lock."""
+    target, proposal = _part(Target, target_id, actor=actor, expected_version=expected_version)
+    stored = {
+        "name": target.name,
+        "ra": target.ra_deg,
+        "dec": target.dec_deg,
+        "magnitude": target.magnitude,
+        "pm_ra_mas_yr": target.pm_ra_mas_yr,
+        "pm_dec_mas_yr": target.pm_dec_mas_yr,
+    }
+    values = rules.target_values({**stored, **data.sent()})
+    _unique_target_name(proposal, values["name"], exclude_pk=target.pk)
+    changed = _changed(target, values)
     _full_clean(target)
-    target.save()
-    _touch(proposal)
+    if changed:
+        target.save(update_fields=changed)
+        _edited(proposal, actor=actor, note=f"target {target.name} changed", fields=changed)
     return target
 
 
 @transaction.atomic
 def target_delete(*, target_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a target (and from the runs that used it)."""
-    _delete_part(Target.objects.get(pk=target_id), actor=actor, expected_version=expected_version)
+    _delete_part(
+        Target,
+        target_id,
+        actor=actor,
+        expected_version=expected_version,
+        describe=lambda t: f"target {t.name} removed",
+    )
 
 
-def _parse_dates(values: list[Any] | str | None, field: str) -> list[str]:
-    if not values:
-        return []
-    if isinstance(values, str):
-        values = [v for v in values.replace(";", ",").replace("\n", ",").split(",") if v.strip()]
-    out = []
-    for v in values:
-        try:
-            out.append(dt.date.fromisoformat(str(v).strip()).isoformat())
-        except ValueError as exc:
-            raise InvalidInput(
-                "Bad date.", {field: [f"'{v}' is not a date (YYYY-MM-DD)."]}
-            ) from exc
-    return sorted(set(out))
+# --------------------------------------------------------------------------------------------
+# Observing runs
+# --------------------------------------------------------------------------------------------
 
 
-def _apply_run_values(
-    run: ObservingRun, proposal: Proposal, values: dict[str, Any]
-) -> list[Target]:
-    """Validate and set a run's fields; return its targets (set after save)."""
-    errors: dict[str, list[str]] = {}
-    telescope = values.get("telescope")
-    instrument = values.get("instrument")
-    if isinstance(telescope, int | str):
-        telescope = (
-            Telescope.objects.filter(pk=telescope).first() if str(telescope).isdigit() else None
-        ) or (Telescope.objects.filter(name=telescope).first())
-    if isinstance(instrument, int | str):
-        instrument = (
-            Instrument.objects.filter(pk=instrument).first()
-            if str(instrument).isdigit()
-            else (Instrument.objects.filter(name=instrument, telescope=telescope).first())
-        )
-    if telescope is None:
-        errors["telescope"] = ["Choose a telescope."]
-    if instrument is None:
-        errors["instrument"] = ["Choose an instrument."]
-    elif telescope is not None and instrument.telescope_id != telescope.pk:
-        errors["instrument"] = [f"{instrument.name} is not an instrument of {telescope.name}."]
-    mode = values.get("mode", Mode.SM)
-    if mode not in Mode.values:
-        errors["mode"] = [f"Mode must be one of {', '.join(Mode.values)}."]
-    for key in ("hours", "nights"):
-        v = values.get(key)
-        if v is not None and v <= 0:
-            errors[key] = ["Requested time must be positive."]
-    transparency = values.get("transparency", Transparency.CLEAR)
-    if transparency not in Transparency.values:
-        errors["transparency"] = [f"Choose one of {', '.join(Transparency.values)}."]
-    target_ids = values.get("target_ids") or []
-    targets = list(proposal.targets.filter(pk__in=target_ids))
-    if len(targets) != len(set(target_ids)):
-        errors["target_ids"] = ["Every target of a run must be a target of this proposal."]
-    try:
-        preferred = _parse_dates(values.get("preferred_dates"), "preferred_dates")
-        impossible = _parse_dates(values.get("impossible_dates"), "impossible_dates")
-    except InvalidInput as exc:
-        errors.update(exc.errors)
-        preferred = impossible = []
-    if errors:
-        raise InvalidInput("Invalid observing run.", errors)
-    run.telescope, run.instrument, run.mode = telescope, instrument, mode
-    run.hours, run.nights = values.get("hours"), values.get("nights")
-    for key in ("max_fli", "max_seeing_arcsec", "max_airmass"):
-        if values.get(key) is not None:
-            setattr(run, key, values[key])
-    run.transparency = transparency
-    run.preferred_dates, run.impossible_dates = preferred, impossible
-    _full_clean(run)
-    return targets
+def _stored_run(run: ObservingRun) -> dict[str, Any]:
+    return {
+        "telescope": run.telescope_id,
+        "instrument": run.instrument_id,
+        "mode": run.mode,
+        "hours": run.hours,
+        "nights": run.nights,
+        "max_fli": run.max_fli,
+        "max_seeing_arcsec": run.max_seeing_arcsec,
+        "transparency": run.transparency,
+        "max_airmass": run.max_airmass,
+        "target_ids": [t.pk for t in run.targets.all()],
+        "preferred_dates": run.preferred_dates,
+        "impossible_dates": run.impossible_dates,
+    }
+
+
+def _run_checked(proposal: Proposal, merged: dict[str, Any], data: RunData) -> rules.RunValues:
+    return rules.run_values(
+        merged,
+        data.sent(),
+        period=Period.objects.get(pk=proposal.period_id),
+        target_ids=set(proposal.targets.values_list("pk", flat=True)),
+    )
 
 
 @transaction.atomic
 def run_create(
-    *, proposal_id: int, actor: User, expected_version: int | None = None, **values: Any
+    *, proposal_id: int, actor: User, data: RunData, expected_version: int | None = None
 ) -> ObservingRun:
     """Add an observing run; its letter is the next free one (A, B, ...)."""
     proposal = _lock_for_edit(
         proposal_id=proposal_id, actor=actor, expected_version=expected_version
     )
+    checked = _run_checked(proposal, data.sent(), data)
     used = set(proposal.runs.values_list("letter", flat=True))
-    letter = next(chr(c) for c in range(ord("A"), ord("Z") + 1) if chr(c) not in used)
-    run = ObservingRun(proposal=proposal, letter=letter)
-    targets = _apply_run_values(run, proposal, values)
+    letter = next((chr(c) for c in range(ord("A"), ord("Z") + 1) if chr(c) not in used), None)
+    if letter is None:
+        raise InvalidInput("Too many runs.", {"runs": ["A proposal has at most 26 runs."]})
+    run = ObservingRun(
+        proposal=proposal,
+        letter=letter,
+        telescope=checked.telescope,
+        instrument=checked.instrument,
+        **checked.fields,
+    )
+    _full_clean(run)
     run.save()
-    run.targets.set(targets)
-    _touch(proposal)
+    run.targets.set(checked.target_ids)
+    _edited(
+        proposal,
+        actor=actor,
+        note=f"run {letter} added",
+        fields=["telescope", "instrument", *checked.fields, "targets"],
+    )
     return run
 
 
 @transaction.atomic
 def run_update(
-    *, run_id: int, actor: User, expected_version: int | None = None, **values: Any
+    *, run_id: int, actor: User, data: RunData, expected_version: int | None = None
 ) -> ObservingRun:
-    """Change an observing run."""
-    run = ObservingRun.objects.get(pk=run_id)
-    proposal = _lock_for_edit(
-        proposal_id=run.proposal_id, actor=actor, expected_version=expected_version
+    """Change an observing run (the fields given in ``data``), merged under the proposal's lock."""
+    run, proposal = _part(ObservingRun, run_id, actor=actor, expected_version=expected_version)
+    stored = _stored_run(run)
+    checked = _run_checked(proposal, {**stored, **data.sent()}, data)
+    changed = _changed(
+        run, {"telescope": checked.telescope, "instrument": checked.instrument, **checked.fields}
     )
-    targets = _apply_run_values(run, proposal, values)
-    run.save()
-    run.targets.set(targets)
-    _touch(proposal)
+    _full_clean(run)
+    if changed:
+        run.save(update_fields=changed)
+    if checked.target_ids != sorted(stored["target_ids"]):
+        run.targets.set(checked.target_ids)
+        changed.append("targets")
+    if changed:
+        _edited(proposal, actor=actor, note=f"run {run.letter} changed", fields=changed)
     return run
 
 
@@ -353,15 +355,25 @@ def run_update(
 def run_delete(*, run_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove an observing run."""
     _delete_part(
-        ObservingRun.objects.get(pk=run_id), actor=actor, expected_version=expected_version
+        ObservingRun,
+        run_id,
+        actor=actor,
+        expected_version=expected_version,
+        describe=lambda r: f"run {r.letter} removed",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Co-investigators
+# --------------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def coi_add(
     *, proposal_id: int, actor: User, email: str, expected_version: int | None = None
 ) -> CoInvestigator:
-    """Add a co-investigator by e-mail: linked if the user exists, invited otherwise."""
+    """Invite a co-investigator by e-mail. Nobody is linked without accepting, and the answer is
+    the same whether or not the address has an account (it reveals no account)."""
     proposal = _lock_for_edit(
         proposal_id=proposal_id, actor=actor, expected_version=expected_version
     )
@@ -372,11 +384,9 @@ def coi_add(
         raise InvalidInput(
             "Already an investigator.", {"email": [f"{email} is already on this proposal."]}
         )
-    coi.user = User.objects.filter(email__iexact=email).first()
     coi.save()
-    _touch(proposal)
-    if coi.user is None:
-        transaction.on_commit(lambda: _send_invitation(coi, proposal, actor))
+    _edited(proposal, actor=actor, note=f"{email} invited", fields=["coinvestigators"])
+    transaction.on_commit(lambda: _send_invitation(coi, proposal, actor))
     return coi
 
 
@@ -401,8 +411,11 @@ def coi_accept(*, token: str, user: User) -> CoInvestigator:
         raise NotAllowed("This invitation was accepted by another account.")
     if coi.email.lower() != (user.email or "").lower():
         raise NotAllowed(f"This invitation is for {coi.email}; log in with that address.")
-    coi.user = user
-    coi.save(update_fields=["user"])
+    if coi.user_id is None:
+        coi.user = user
+        coi.save(update_fields=["user"])
+        proposal = Proposal.objects.select_for_update().get(pk=coi.proposal_id)
+        _edited(proposal, actor=user, note=f"{coi.email} accepted", fields=["coinvestigators"])
     return coi
 
 
@@ -410,8 +423,17 @@ def coi_accept(*, token: str, user: User) -> CoInvestigator:
 def coi_remove(*, coi_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a co-investigator."""
     _delete_part(
-        CoInvestigator.objects.get(pk=coi_id), actor=actor, expected_version=expected_version
+        CoInvestigator,
+        coi_id,
+        actor=actor,
+        expected_version=expected_version,
+        describe=lambda c: f"{c.email} removed",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -430,10 +452,11 @@ def figure_add(
     )
     image_format = check_figure(file, size)
     figure = Figure(proposal=proposal, caption=caption, image_format=image_format)
+    _full_clean(figure, exclude=["image"])
     figure.image.save(f"figure.{image_format}", file, save=False)
     try:
         figure.save()
-        _touch(proposal)
+        _edited(proposal, actor=actor, note="figure added", fields=["figures"])
     except BaseException:
         figure.image.storage.delete(figure.image.name)  # no orphan file if the rows fail
         raise
@@ -443,14 +466,20 @@ def figure_add(
 @transaction.atomic
 def figure_delete(*, figure_id: int, actor: User, expected_version: int | None = None) -> None:
     """Remove a figure and its file (after commit, so a rollback keeps it)."""
-    figure = Figure.objects.get(pk=figure_id)
+    figure = _delete_part(
+        Figure,
+        figure_id,
+        actor=actor,
+        expected_version=expected_version,
+        describe=lambda f: f"figure {f.caption or f.pk} removed",
+    )
     storage, name = figure.image.storage, figure.image.name
-    _delete_part(figure, actor=actor, expected_version=expected_version)
     transaction.on_commit(lambda: storage.delete(name))
 
 
-def _record(proposal: Proposal, *, old: str, new: str, actor: User | None, note: str = "") -> None:
-    ProposalEvent.objects.create(proposal=proposal, old=old, new=new, actor=actor, note=note)
+# --------------------------------------------------------------------------------------------
+# Status changes
+# --------------------------------------------------------------------------------------------
 
 
 def _lock_for_transition(
@@ -458,7 +487,7 @@ def _lock_for_transition(
 ) -> Proposal:
     """Lock a proposal for a status change by its PI, checking the transition and If-Match."""
     proposal = Proposal.objects.select_for_update().select_related("period").get(pk=proposal_id)
-    if proposal.pi_id != actor.pk:
+    if not may_change_proposal_status(actor, proposal):
         raise NotAllowed(f"Only the PI can {verb} the proposal.")
     PROPOSAL_TRANSITIONS.check(proposal.status, to)
     _check_version(proposal, expected_version)
@@ -472,8 +501,12 @@ def proposal_submit(
     actor: User,
     now: dt.datetime | None = None,
     expected_version: int | None = None,
+    queue_final_pdf: bool = True,
 ) -> Proposal:
-    """Submit a verified draft before the deadline: assign its programme ID and freeze it."""
+    """Submit a verified draft before the deadline: assign its programme ID and freeze it.
+
+    ``queue_final_pdf=False`` (bulk demo data only) leaves the final PDF to be rendered on
+    demand instead of queueing its task."""
     now = now or timezone.now()
     proposal = _lock_for_transition(
         proposal_id,
@@ -501,11 +534,16 @@ def proposal_submit(
     proposal.programme_id = f"{period.number}.{proposal.category}-{number:04d}"
     proposal.submitted_at = now
     proposal.version += 1
-    proposal.save()
+    proposal.save(
+        update_fields=[
+            "status", "programme_number", "programme_id", "submitted_at", "version", "updated_at"
+        ]
+    )  # fmt: skip
     _record(proposal, old=old, new=proposal.status, actor=actor)
-    from proposals.tasks import render_final_pdf
+    if queue_final_pdf:
+        from proposals.tasks import render_final_pdf
 
-    transaction.on_commit(lambda: render_final_pdf.delay(proposal.pk))
+        transaction.on_commit(lambda: render_final_pdf.delay(proposal.pk))
     return proposal
 
 
@@ -552,7 +590,11 @@ def proposal_store_final_pdf(*, proposal_id: int) -> Proposal:
         return proposal
     pdf = render_proposal_pdf(proposal.pk)
     proposal.final_pdf.save(f"{proposal.programme_id}.pdf", ContentFile(pdf), save=False)
-    proposal.save(update_fields=["final_pdf", "updated_at"])
+    try:
+        proposal.save(update_fields=["final_pdf", "updated_at"])
+    except BaseException:
+        proposal.final_pdf.storage.delete(proposal.final_pdf.name)  # no orphan file
+        raise
     message = EmailMessage(
         subject=f"Proposal {proposal.programme_id} received",
         body=(

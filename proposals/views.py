@@ -9,15 +9,22 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.forms import BaseForm
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dataflow.errors import DomainError
-from dataflow.permissions import is_staff_member
+from dataflow.permissions import (
+    investigator_q,
+    is_staff_member,
+    may_change_proposal_status,
+    may_create_proposal,
+    may_edit_proposal,
+    signed_in,
+)
 from proposals import services
 from proposals.forms import (
     MOON_CONVENTION,
@@ -33,7 +40,7 @@ from proposals.forms import (
     add_domain_errors,
 )
 from proposals.models import CoInvestigator, ObservingRun, Period, Proposal, ProposalStatus
-from proposals.selectors import can_edit, open_periods, proposal_detail, proposals_visible_to
+from proposals.selectors import open_periods, proposal_detail, proposals_visible_to
 from proposals.verification import verify_proposal
 from proposals.visibility import run_visibility_png
 
@@ -46,6 +53,13 @@ def _visible(request: HttpRequest, pk: int) -> Proposal:
         return proposal_detail(user=request.user, pk=pk)
     except Proposal.DoesNotExist as exc:
         raise Http404("No such proposal.") from exc
+
+
+def _ensure_investigator(request: HttpRequest, proposal: Proposal) -> None:
+    """Writes are for the PI and co-investigators: anyone else who can see the proposal (staff)
+    gets 403 before the form is read (the service would refuse it too)."""
+    if not may_edit_proposal(request.user, proposal):
+        raise PermissionDenied("Only the PI and co-investigators may edit this proposal.")
 
 
 def _edit_url(proposal: Proposal, anchor: str = "") -> str:
@@ -61,7 +75,7 @@ def my_proposals(request: HttpRequest) -> HttpResponse:
     user = request.user
     proposals = (
         proposals_visible_to(user)
-        .filter(Q(pi=user) | Q(coinvestigators__user=user))
+        .filter(investigator_q(user))
         .distinct()
         .prefetch_related(
             Prefetch("runs", ObservingRun.objects.select_related("telescope", "instrument"))
@@ -103,13 +117,17 @@ def period_list(request: HttpRequest, number: int | None = None) -> HttpResponse
 
 @login_required
 def create(request: HttpRequest) -> HttpResponse:
+    if not may_create_proposal(request.user):
+        raise PermissionDenied("Only astronomers can open proposals.")
     periods = open_periods()
     if request.method == "POST":
         form = ProposalCreateForm(request.POST, periods=periods)
         if form.is_valid():
             try:
                 proposal = services.proposal_create(
-                    pi=request.user, period=form.cleaned_data["period"], **form.service_fields()
+                    pi=signed_in(request.user),
+                    period=form.cleaned_data["period"],
+                    **{name: form.cleaned_data[name] for name in form.TEXT_FIELDS},
                 )
             except DomainError as exc:
                 add_domain_errors(form, exc)
@@ -126,7 +144,7 @@ def _edit_page(request: HttpRequest, proposal: Proposal, **overrides: Any) -> Ht
     """The edit page with blank inline forms, except those passed (bound, with errors)."""
     context: dict[str, Any] = {
         "proposal": proposal,
-        "editable": proposal.is_editable and can_edit(request.user, proposal),
+        "editable": proposal.is_editable and may_edit_proposal(request.user, proposal),
         "frozen_message": FROZEN_MESSAGE,
         "moon_convention": MOON_CONVENTION,
         "moon_presets": {key: fli for key, (_, fli) in MOON_PRESETS.items()},
@@ -155,6 +173,7 @@ def _write(
     **context: Any,
 ) -> HttpResponse:
     """Call one service with a valid form; on a domain error show the form with its errors."""
+    _ensure_investigator(request, proposal)
     if form.is_valid():
         try:
             write()
@@ -181,9 +200,9 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         success="Proposal saved.",
         write=lambda: services.proposal_update(
             proposal_id=proposal.pk,
-            actor=request.user,
+            actor=signed_in(request.user),
             expected_version=form.cleaned_data["version"],
-            **form.service_fields(),
+            data=form.command(),
         ),
     )
 
@@ -202,7 +221,7 @@ def target_add(request: HttpRequest, pk: int) -> HttpResponse:
         success="Target added.",
         aliases=TargetForm.ERROR_ALIASES,
         write=lambda: services.target_create(
-            proposal_id=proposal.pk, actor=request.user, **form.service_fields()
+            proposal_id=proposal.pk, actor=signed_in(request.user), data=form.command()
         ),
     )
 
@@ -226,7 +245,7 @@ def target_edit(request: HttpRequest, pk: int, target_id: int) -> HttpResponse:
         aliases=TargetForm.ERROR_ALIASES,
         editing_target=target,
         write=lambda: services.target_update(
-            target_id=target.pk, actor=request.user, **form.service_fields()
+            target_id=target.pk, actor=signed_in(request.user), data=form.command()
         ),
     )
 
@@ -239,6 +258,7 @@ def _delete(
     anchor: str,
     success: str,
 ) -> HttpResponse:
+    _ensure_investigator(request, proposal)
     try:
         write()
     except DomainError as exc:
@@ -258,7 +278,7 @@ def target_delete(request: HttpRequest, pk: int, target_id: int) -> HttpResponse
         proposal,
         anchor="targets",
         success=f"Target {target.name} removed.",
-        write=lambda: services.target_delete(target_id=target.pk, actor=request.user),
+        write=lambda: services.target_delete(target_id=target.pk, actor=signed_in(request.user)),
     )
 
 
@@ -276,7 +296,7 @@ def run_add(request: HttpRequest, pk: int) -> HttpResponse:
         success="Observing run added.",
         aliases=RunForm.ERROR_ALIASES,
         write=lambda: services.run_create(
-            proposal_id=proposal.pk, actor=request.user, **form.service_fields()
+            proposal_id=proposal.pk, actor=signed_in(request.user), data=form.command()
         ),
     )
 
@@ -300,7 +320,7 @@ def run_edit(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
         aliases=RunForm.ERROR_ALIASES,
         editing_run=run,
         write=lambda: services.run_update(
-            run_id=run.pk, actor=request.user, **form.service_fields()
+            run_id=run.pk, actor=signed_in(request.user), data=form.command()
         ),
     )
 
@@ -315,7 +335,7 @@ def run_delete(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
         proposal,
         anchor="runs",
         success=f"Run {run.letter} removed.",
-        write=lambda: services.run_delete(run_id=run.pk, actor=request.user),
+        write=lambda: services.run_delete(run_id=run.pk, actor=signed_in(request.user)),
     )
 
 
@@ -332,7 +352,7 @@ def coi_add(request: HttpRequest, pk: int) -> HttpResponse:
         anchor="investigators",
         success="Co-investigator added.",
         write=lambda: services.coi_add(
-            proposal_id=proposal.pk, actor=request.user, email=form.cleaned_data["email"]
+            proposal_id=proposal.pk, actor=signed_in(request.user), email=form.cleaned_data["email"]
         ),
     )
 
@@ -347,7 +367,7 @@ def coi_remove(request: HttpRequest, pk: int, coi_id: int) -> HttpResponse:
         proposal,
         anchor="investigators",
         success=f"{coi.email} removed.",
-        write=lambda: services.coi_remove(coi_id=coi.pk, actor=request.user),
+        write=lambda: services.coi_remove(coi_id=coi.pk, actor=signed_in(request.user)),
     )
 
 
@@ -365,7 +385,7 @@ def figure_add(request: HttpRequest, pk: int) -> HttpResponse:
         success="Figure added.",
         write=lambda: services.figure_add(
             proposal_id=proposal.pk,
-            actor=request.user,
+            actor=signed_in(request.user),
             file=form.cleaned_data["image"],
             size=form.cleaned_data["image"].size,
             caption=form.cleaned_data["caption"],
@@ -383,7 +403,7 @@ def figure_delete(request: HttpRequest, pk: int, figure_id: int) -> HttpResponse
         proposal,
         anchor="figures",
         success="Figure removed.",
-        write=lambda: services.figure_delete(figure_id=figure.pk, actor=request.user),
+        write=lambda: services.figure_delete(figure_id=figure.pk, actor=signed_in(request.user)),
     )
 
 
@@ -401,14 +421,14 @@ def figure_image(request: HttpRequest, pk: int, figure_id: int) -> FileResponse:
 def _detail_page(
     request: HttpRequest, proposal: Proposal, submit_form: SubmitForm | None = None
 ) -> HttpResponse:
-    is_pi = proposal.pi_id == request.user.pk
+    is_pi = may_change_proposal_status(request.user, proposal)
     return render(
         request,
         "proposals/detail.html",
         {
             "proposal": proposal,
             "is_pi": is_pi,
-            "editable": proposal.is_editable and can_edit(request.user, proposal),
+            "editable": proposal.is_editable and may_edit_proposal(request.user, proposal),
             "frozen_message": FROZEN_MESSAGE,
             "moon_convention": MOON_CONVENTION,
             "submit_form": submit_form or SubmitForm(),
@@ -453,7 +473,7 @@ def run_visibility(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
 
 
 @login_required
-def pdf(request: HttpRequest, pk: int) -> HttpResponse:
+def pdf(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The proposal as PDF, inline: the stored final PDF once submitted, else rendered now."""
     proposal = _visible(request, pk)
     filename = f"{proposal.programme_id or f'proposal-{proposal.pk}'}.pdf"
@@ -475,10 +495,14 @@ def pdf(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def submit(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = _visible(request, pk)
+    if not may_change_proposal_status(request.user, proposal):
+        raise PermissionDenied("Only the PI can submit the proposal.")
     form = SubmitForm(request.POST)
     if form.is_valid():
         try:
-            submitted = services.proposal_submit(proposal_id=proposal.pk, actor=request.user)
+            submitted = services.proposal_submit(
+                proposal_id=proposal.pk, actor=signed_in(request.user)
+            )
         except DomainError as exc:
             add_domain_errors(form, exc)
         else:
@@ -491,8 +515,10 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     proposal = _visible(request, pk)
+    if not may_change_proposal_status(request.user, proposal):
+        raise PermissionDenied("Only the PI can withdraw the proposal.")
     try:
-        services.proposal_withdraw(proposal_id=proposal.pk, actor=request.user)
+        services.proposal_withdraw(proposal_id=proposal.pk, actor=signed_in(request.user))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -509,7 +535,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            services.coi_accept(token=str(token), user=request.user)
+            services.coi_accept(token=str(token), user=signed_in(request.user))
         except DomainError as exc:
             error = exc.message
         else:

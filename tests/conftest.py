@@ -1,27 +1,51 @@
+from collections.abc import Callable
+
 import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from dataflow.accounts.models import Role
 from tests.factories import PeriodFactory, UserFactory, complete_proposal
 
+ApiClientFor = Callable[[User], APIClient]
+
+
+def bearer_client(user: User) -> APIClient:
+    """An API client that sends ``Authorization: Bearer <token>`` for the user."""
+    token, _ = Token.objects.get_or_create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    return client
+
+
+@pytest.fixture
+def client_for(db: None) -> ApiClientFor:
+    return bearer_client
+
 
 @pytest.fixture
 def period(db):
-    return PeriodFactory()
+    return PeriodFactory.create()
 
 
 @pytest.fixture
 def astronomer(db):
-    return UserFactory(username="ada", email="ada@example.org", institute="Universität Göttingen")
+    return UserFactory.create(
+        username="ada", email="ada@example.org", institute="Universität Göttingen"
+    )
 
 
 @pytest.fixture
 def other_astronomer(db):
-    return UserFactory(username="bob", email="bob@example.org", institute="Université Paris-Saclay")
+    return UserFactory.create(
+        username="bob", email="bob@example.org", institute="Université Paris-Saclay"
+    )
 
 
 @pytest.fixture
 def staff(db):
-    return UserFactory(username="staff", email="staff@example.org", roles=[Role.STAFF])
+    return UserFactory.create(username="staff", email="staff@example.org", roles=[Role.STAFF])
 
 
 @pytest.fixture

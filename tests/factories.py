@@ -1,6 +1,7 @@
 """factory_boy factories for the Django models."""
 
 import datetime as dt
+from typing import Any, TypeVar
 
 import factory
 from django.contrib.auth.models import Group, User
@@ -10,8 +11,22 @@ from dataflow.accounts.models import Profile, Role
 from dataflow.observatory.models import Instrument, Site, Telescope
 from proposals.models import ObservingRun, Period, Proposal, Target
 
+M = TypeVar("M")
 
-class UserFactory(factory.django.DjangoModelFactory):
+
+class ModelFactory(factory.django.DjangoModelFactory[M]):
+    """Call ``XFactory.create(...)``: typed as returning the model (``XFactory(...)`` goes
+    through factory_boy's untyped metaclass, which mypy takes for the factory itself)."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def create(cls, **kwargs: Any) -> M:
+        return super().create(**kwargs)  # type: ignore[no-any-return]  # untyped in factory_boy
+
+
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -23,19 +38,19 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pw")
 
     @factory.post_generation
-    def roles(self, create: bool, extracted: list[Role] | None, **kwargs: object) -> None:
+    def roles(user: User, create: bool, extracted: list[Role] | None, **kwargs: object) -> None:
         for role in extracted or [Role.ASTRONOMER]:
-            self.groups.add(Group.objects.get_or_create(name=role.value)[0])
-        self.save()
+            user.groups.add(Group.objects.get_or_create(name=role.value)[0])
+        user.save()
 
     @factory.post_generation
-    def institute(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+    def institute(user: User, create: bool, extracted: str | None, **kwargs: object) -> None:
         Profile.objects.update_or_create(
-            user=self, defaults={"institute": extracted or "Universität Göttingen", "country": "DE"}
+            user=user, defaults={"institute": extracted or "Universität Göttingen", "country": "DE"}
         )
 
 
-class SiteFactory(factory.django.DjangoModelFactory):
+class SiteFactory(ModelFactory[Site]):
     class Meta:
         model = Site
         django_get_or_create = ("name",)
@@ -47,7 +62,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
     timezone = "America/Santiago"
 
 
-class TelescopeFactory(factory.django.DjangoModelFactory):
+class TelescopeFactory(ModelFactory[Telescope]):
     class Meta:
         model = Telescope
         django_get_or_create = ("name",)
@@ -57,7 +72,7 @@ class TelescopeFactory(factory.django.DjangoModelFactory):
     aperture_m = 8.2
 
 
-class InstrumentFactory(factory.django.DjangoModelFactory):
+class InstrumentFactory(ModelFactory[Instrument]):
     class Meta:
         model = Instrument
         django_get_or_create = ("telescope", "name")
@@ -68,7 +83,7 @@ class InstrumentFactory(factory.django.DjangoModelFactory):
     offered_vm = True
 
 
-class PeriodFactory(factory.django.DjangoModelFactory):
+class PeriodFactory(ModelFactory[Period]):
     """A period whose call is open now: deadline in 30 days, nights starting in ~4 months."""
 
     class Meta:
@@ -82,7 +97,7 @@ class PeriodFactory(factory.django.DjangoModelFactory):
     end = factory.LazyAttribute(lambda p: p.start + dt.timedelta(days=182))
 
 
-class ProposalFactory(factory.django.DjangoModelFactory):
+class ProposalFactory(ModelFactory[Proposal]):
     class Meta:
         model = Proposal
 
@@ -95,7 +110,7 @@ class ProposalFactory(factory.django.DjangoModelFactory):
     scientific_justification = "Because it is there."
 
 
-class TargetFactory(factory.django.DjangoModelFactory):
+class TargetFactory(ModelFactory[Target]):
     class Meta:
         model = Target
 
@@ -106,7 +121,7 @@ class TargetFactory(factory.django.DjangoModelFactory):
     dec_deg = -69.27
 
 
-class RunFactory(factory.django.DjangoModelFactory):
+class RunFactory(ModelFactory[ObservingRun]):
     class Meta:
         model = ObservingRun
         skip_postgeneration_save = True
@@ -114,7 +129,7 @@ class RunFactory(factory.django.DjangoModelFactory):
     proposal = factory.SubFactory(ProposalFactory)
     letter = "A"
     telescope = factory.SubFactory(TelescopeFactory)
-    instrument = factory.LazyAttribute(lambda r: InstrumentFactory(telescope=r.telescope))
+    instrument = factory.LazyAttribute(lambda r: InstrumentFactory.create(telescope=r.telescope))
     mode = "SM"
     hours = 4.0
     max_airmass = 1.8
@@ -127,7 +142,7 @@ class RunFactory(factory.django.DjangoModelFactory):
 
 def complete_proposal(**kwargs: object) -> Proposal:
     """A draft that passes verification: one target, one SM run on UT1/FORS2."""
-    proposal = ProposalFactory(**kwargs)
-    target = TargetFactory(proposal=proposal, name="LMC field")
-    RunFactory(proposal=proposal, targets=[target])
+    proposal = ProposalFactory.create(**kwargs)
+    target = TargetFactory.create(proposal=proposal, name="LMC field")
+    RunFactory.create(proposal=proposal, targets=[target])
     return proposal

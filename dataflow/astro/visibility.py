@@ -19,13 +19,14 @@ Method
 
 import datetime
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from astropy.time import Time
 from numpy.typing import ArrayLike, NDArray
 
 from dataflow.astro.geometry import airmass, altitude_for_airmass, apparent_place_by_day
-from dataflow.astro.nights import MOON_HORIZON_DEG, night_table
+from dataflow.astro.nights import MOON_HORIZON_DEG, NightTable, night_table
 from dataflow.astro.site import Site
 from dataflow.astro.sky import sky_samples
 
@@ -89,6 +90,70 @@ def _sin_alt(
     return sin_phi * np.sin(dec_rad) + cos_phi * np.cos(dec_rad) * np.cos(np.radians(ha_deg))
 
 
+@dataclass(frozen=True)
+class _NightSky:
+    """What a period's visibility needs of the sky, whatever the targets (read-only arrays)."""
+
+    table: NightTable
+    has_dark: NDArray[np.bool_]
+    length_days: NDArray[np.float64]
+    lst_dusk: NDArray[np.float64]
+    moon_fli: NDArray[np.float64]
+    moon_up_hours: NDArray[np.float64]
+    mid_times: Time
+
+
+# Memoised: every run of every proposal of a period shares its nights and sky (~0.3 s each);
+# the inputs are immutable (frozen Site, dates) and the arrays are made read-only.
+@lru_cache(maxsize=16)
+def _night_sky(
+    site: Site, start: datetime.date, end: datetime.date, step_minutes: float
+) -> _NightSky:
+    table = night_table(site, start, end)
+    n_days = len(table.dates)
+    if n_days == 0:
+        empty = np.zeros(0)
+        return _NightSky(
+            table, empty.astype(bool), empty, empty, empty, empty, Time([], format="jd")
+        )
+    dusk = table.astronomical_dusk_jd
+    dawn = table.astronomical_dawn_jd
+    has_dark = np.isfinite(dusk) & np.isfinite(dawn) & (dawn > dusk)
+    mid = 0.5 * (table.sunset_jd + table.sunrise_jd)
+    dusk = np.where(has_dark, dusk, mid)
+    dawn = np.where(has_dark, dawn, mid)
+    length_days = dawn - dusk
+
+    # One sky_samples call: dusks, mid-nights, then the Moon grid (D, K + 1).
+    k = max(1, int(np.ceil(length_days.max() * _MINUTES_PER_DAY / step_minutes)))
+    grid = dusk[:, None] + length_days[:, None] * (np.arange(k + 1) / k)[None, :]
+    jd = np.concatenate([dusk, mid, grid.reshape(-1)])
+    sky = sky_samples(site, Time(jd, format="jd", scale="utc"))
+    moon_alt = sky.moon_alt_deg[2 * n_days :].reshape(n_days, k + 1) - MOON_HORIZON_DEG
+    f0, f1 = moon_alt[:, :-1], moon_alt[:, 1:]
+    total = np.abs(f0) + np.abs(f1)
+    frac = np.divide(
+        np.maximum(f0, 0.0) + np.maximum(f1, 0.0),
+        total,
+        out=(f0 >= 0.0).astype(float),
+        where=total > 0.0,
+    )
+    moon_up_hours = frac.sum(axis=1) * length_days / k * _HOURS_PER_DAY
+    result = _NightSky(
+        table=table,
+        has_dark=np.array(has_dark),
+        length_days=np.array(length_days),
+        lst_dusk=np.array(sky.lst_deg[:n_days]),
+        moon_fli=np.array(sky.moon_fli[n_days : 2 * n_days]),
+        moon_up_hours=np.array(moon_up_hours),
+        mid_times=sky.times[n_days : 2 * n_days],
+    )
+    for a in (result.has_dark, result.length_days, result.lst_dusk, result.moon_fli):
+        a.setflags(write=False)
+    result.moon_up_hours.setflags(write=False)
+    return result
+
+
 def nightly_visibility(
     site: Site,
     ra_deg: ArrayLike,
@@ -128,40 +193,16 @@ def nightly_visibility(
         raise ValueError("max_airmass must be >= 1")
     if step_minutes <= 0:
         raise ValueError("step_minutes must be positive")
-    table = night_table(site, start, end)
+    sky = _night_sky(site, start, end, float(step_minutes))
+    table = sky.table
     n_days = len(table.dates)
     if n_days == 0:
         empty = np.zeros(0)
         return NightlyVisibility([], empty, np.zeros((n, 0)), np.zeros((n, 0)), empty, empty)
-
-    dusk = table.astronomical_dusk_jd
-    dawn = table.astronomical_dawn_jd
-    has_dark = np.isfinite(dusk) & np.isfinite(dawn) & (dawn > dusk)
-    mid = 0.5 * (table.sunset_jd + table.sunrise_jd)
-    dusk = np.where(has_dark, dusk, mid)
-    dawn = np.where(has_dark, dawn, mid)
-    length_days = dawn - dusk
-
-    # One sky_samples call: dusks, mid-nights, then the Moon grid (D, K + 1).
-    k = max(1, int(np.ceil(length_days.max() * _MINUTES_PER_DAY / step_minutes)))
-    grid = dusk[:, None] + length_days[:, None] * (np.arange(k + 1) / k)[None, :]
-    jd = np.concatenate([dusk, mid, grid.reshape(-1)])
-    sky = sky_samples(site, Time(jd, format="jd", scale="utc"))
-    lst_dusk = sky.lst_deg[:n_days]
-    moon_fli = sky.moon_fli[n_days : 2 * n_days]
-    moon_alt = sky.moon_alt_deg[2 * n_days :].reshape(n_days, k + 1) - MOON_HORIZON_DEG
-    f0, f1 = moon_alt[:, :-1], moon_alt[:, 1:]
-    total = np.abs(f0) + np.abs(f1)
-    frac = np.divide(
-        np.maximum(f0, 0.0) + np.maximum(f1, 0.0),
-        total,
-        out=(f0 >= 0.0).astype(float),
-        where=total > 0.0,
-    )
-    moon_up_hours = frac.sum(axis=1) * length_days / k * _HOURS_PER_DAY
+    has_dark, length_days, lst_dusk = sky.has_dark, sky.length_days, sky.lst_dusk
 
     # Targets, closed form: apparent place at each night's middle.
-    ra_app, dec_app, idx = apparent_place_by_day(sky.times[n_days : 2 * n_days], ra, dec)
+    ra_app, dec_app, idx = apparent_place_by_day(sky.mid_times, ra, dec)
     ra_app, dec_app = ra_app[:, idx], dec_app[:, idx]  # (N, D)
     phi = np.radians(site.latitude_deg)
     sin_phi, cos_phi = float(np.sin(phi)), float(np.cos(phi))
@@ -195,6 +236,6 @@ def nightly_visibility(
         dark_hours=np.where(has_dark, length_days * _HOURS_PER_DAY, 0.0),
         hours=hours,
         min_airmass=min_airmass,
-        moon_fli=moon_fli,
-        moon_up_dark_hours=np.where(has_dark, moon_up_hours, 0.0),
+        moon_fli=sky.moon_fli.copy(),
+        moon_up_dark_hours=np.where(has_dark, sky.moon_up_hours, 0.0),
     )

@@ -3,9 +3,11 @@ serializers check the shape of a request before exactly one service is called. D
 (coordinates, instrument on telescope, positive time, deadlines, image content) live in the
 services, which answer with field messages."""
 
+import math
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -154,15 +156,18 @@ class FigureSerializer(serializers.ModelSerializer[Figure]):
         fields = ["id", "caption", "image_format", "url"]
 
     def get_url(self, figure: Figure) -> str:
-        return figure.image.url
+        """The API view of the image: served only to those who may see the proposal."""
+        path = reverse("proposal-figure", args=[figure.proposal_id, figure.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class EventSerializer(serializers.ModelSerializer[ProposalEvent]):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
 
     class Meta:
         model = ProposalEvent
-        fields = ["at", "old", "new", "actor", "note"]
+        fields = ["at", "kind", "old", "new", "actor", "note", "fields"]
 
 
 class ProposalListSerializer(serializers.ModelSerializer[Proposal]):
@@ -199,7 +204,8 @@ class VerificationFindingSerializer(serializers.Serializer[Any]):
 
 
 class VerificationReportSerializer(serializers.Serializer[Any]):
-    errors = VerificationFindingSerializer(many=True)
+    # "errors" is the report's JSON key by contract; it shadows Serializer.errors, unused here.
+    errors = VerificationFindingSerializer(many=True)  # type: ignore[assignment]
     warnings = VerificationFindingSerializer(many=True)
 
 
@@ -233,16 +239,36 @@ class ProposalUpdateInput(serializers.Serializer[Any]):
     scientific_justification = serializers.CharField(required=False, allow_blank=True)
 
 
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class StrictFloatField(serializers.FloatField):
+    """A JSON number: booleans, huge integers and non-finite values are refused with a field
+    message (DRF's FloatField turns ``true`` into 1.0 and lets ``float(10**400)`` raise)."""
+
+    default_error_messages = {"invalid": "Give a finite number."}
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        try:
+            value = super().to_internal_value(data)
+        except OverflowError:
+            self.fail("invalid")
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 40}, {"type": "number"}]})
 class CoordinateField(serializers.Field[Any, Any, Any, Any]):
     """A string (sexagesimal or decimal degrees) or a number (degrees); the service parses it."""
 
     default_error_messages = {"invalid": "Give a string such as '10:08:22.3' or a number."}
 
-    def to_internal_value(self, data: Any) -> str | float:
+    def to_internal_value(self, data: Any) -> str | float | int:
         if isinstance(data, bool) or not isinstance(data, str | int | float):
             self.fail("invalid")
-        return data if isinstance(data, str) else float(data)
+        if isinstance(data, str) and len(data) > 40:
+            self.fail("invalid")
+        return data  # the service parses and range-checks it (huge numbers included)
 
     def to_representation(self, value: Any) -> Any:
         return value
@@ -254,31 +280,23 @@ class TargetInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     ra = CoordinateField(help_text="'hh:mm:ss.s', '10h08m22s' or decimal degrees")
     dec = CoordinateField(help_text="'±dd:mm:ss', '-30d12m05s' or decimal degrees")
-    magnitude = serializers.FloatField(required=False, allow_null=True, default=None)
-    pm_ra_mas_yr = serializers.FloatField(required=False, default=0.0)
-    pm_dec_mas_yr = serializers.FloatField(required=False, default=0.0)
+    magnitude = StrictFloatField(required=False, allow_null=True, default=None)
+    pm_ra_mas_yr = StrictFloatField(required=False, default=0.0)
+    pm_dec_mas_yr = StrictFloatField(required=False, default=0.0)
 
 
-def target_values(target: Target) -> dict[str, Any]:
-    """A target's current values in TargetInput's terms, under a PATCH's changes."""
-    return {
-        "name": target.name, "ra": target.ra_deg, "dec": target.dec_deg,
-        "magnitude": target.magnitude, "pm_ra_mas_yr": target.pm_ra_mas_yr,
-        "pm_dec_mas_yr": target.pm_dec_mas_yr,
-    }  # fmt: skip
-
-
-@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "maxLength": 50}]})
 class IdOrNameField(serializers.Field[Any, Any, Any, Any]):
     """An object's numeric id or its name."""
 
     default_error_messages = {"invalid": "Give an id (number) or a name (string)."}
 
     def to_internal_value(self, data: Any) -> int | str:
+        # Passed on as given: the service resolves ids (ASCII digits) and names alike.
         if isinstance(data, bool) or not isinstance(data, str | int):
             self.fail("invalid")
-        if isinstance(data, str) and data.strip().isdigit():
-            return int(data)
+        if isinstance(data, str) and len(data) > 50:
+            self.fail("invalid")
         return data.strip() if isinstance(data, str) else data
 
     def to_representation(self, value: Any) -> Any:
@@ -286,28 +304,45 @@ class IdOrNameField(serializers.Field[Any, Any, Any, Any]):
 
 
 class RunInput(serializers.Serializer[Any]):
-    """POST/PUT take the whole run (telescope and instrument required); PATCH only changes.
+    """POST/PUT take the whole run (telescope and instrument required; the fields left out take
+    their defaults); PATCH only the fields to change.
 
     ``target_ids`` and/or ``targets`` (names) pick the run's targets among the proposal's."""
 
     telescope = IdOrNameField(help_text="Telescope id or name, e.g. 'UT1'.")
     instrument = IdOrNameField(help_text="Instrument id or name, e.g. 'FORS2'.")
-    mode = serializers.ChoiceField(choices=Mode.choices, required=False)
-    hours = serializers.FloatField(required=False, allow_null=True, help_text="SM: hours.")
-    nights = serializers.FloatField(required=False, allow_null=True, help_text="VM: nights.")
-    max_fli = serializers.FloatField(required=False)
-    max_seeing_arcsec = serializers.FloatField(required=False)
-    transparency = serializers.ChoiceField(choices=Transparency.choices, required=False)
-    max_airmass = serializers.FloatField(required=False)
-    target_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    mode = serializers.ChoiceField(choices=Mode.choices, required=False, default=Mode.SM)
+    hours = StrictFloatField(
+        required=False, allow_null=True, default=None, help_text="SM only: hours."
+    )
+    nights = StrictFloatField(
+        required=False, allow_null=True, default=None, help_text="VM only: nights."
+    )
+    max_fli = StrictFloatField(required=False, default=1.0)
+    max_seeing_arcsec = StrictFloatField(required=False, default=1.2)
+    transparency = serializers.ChoiceField(
+        choices=Transparency.choices, required=False, default=Transparency.CLEAR
+    )
+    max_airmass = StrictFloatField(required=False, default=1.6)
+    target_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        default=list,
+    )
     targets = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Target names."
     )
     preferred_dates = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="VM: YYYY-MM-DD dates."
+        child=serializers.CharField(max_length=40),
+        required=False,
+        default=list,
+        help_text="VM only: YYYY-MM-DD dates.",
     )
     impossible_dates = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="VM: YYYY-MM-DD dates."
+        child=serializers.CharField(max_length=40),
+        required=False,
+        default=list,
+        help_text="VM only: YYYY-MM-DD dates.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -324,17 +359,6 @@ class RunInput(serializers.Serializer[Any]):
             )
         attrs["target_ids"] = sorted({*attrs.get("target_ids", []), *ids_by_name.values()})
         return attrs
-
-
-def run_values(run: ObservingRun) -> dict[str, Any]:
-    """A run's current values in the service's terms, under a PATCH's changes."""
-    return {
-        "telescope": run.telescope_id, "instrument": run.instrument_id, "mode": run.mode,
-        "hours": run.hours, "nights": run.nights, "max_fli": run.max_fli,
-        "max_seeing_arcsec": run.max_seeing_arcsec, "transparency": run.transparency,
-        "max_airmass": run.max_airmass, "target_ids": [t.pk for t in run.targets.all()],
-        "preferred_dates": run.preferred_dates, "impossible_dates": run.impossible_dates,
-    }  # fmt: skip
 
 
 class CoInvestigatorInput(serializers.Serializer[Any]):

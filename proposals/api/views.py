@@ -18,13 +18,20 @@ serializer), call exactly one service, serialize the result.
 """
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -33,10 +40,13 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataflow.errors import StaleVersion
+from dataflow.accounts.api.serializers import ApiErrorSerializer
+from dataflow.errors import NotAllowed, StaleVersion
 from dataflow.observatory.models import Instrument, Telescope
+from dataflow.permissions import may_create_proposal, signed_in
 from proposals import services
 from proposals.api import serializers as s
+from proposals.commands import ProposalData, RunData, TargetData
 from proposals.models import (
     Category,
     CoInvestigator,
@@ -87,7 +97,10 @@ def expected_version(request: Request) -> int | None:
         ) from None
 
 
-def with_etag(response: HttpResponse, version: int) -> HttpResponse:
+R = TypeVar("R", bound=HttpResponseBase)
+
+
+def with_etag(response: R, version: int) -> R:
     response["ETag"] = etag(version)
     return response
 
@@ -97,14 +110,14 @@ class PDFRenderer(BaseRenderer):
 
     media_type = "application/pdf"
     format = "pdf"
-    charset = None
+    charset: str | None = None
     render_style = "binary"
 
     def render(
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         if isinstance(data, bytes):
             return data
@@ -114,11 +127,36 @@ class PDFRenderer(BaseRenderer):
         return json.dumps(data).encode()
 
 
+class PNGRenderer(PDFRenderer):
+    media_type = "image/png"
+    format = "png"
+
+
+class JPEGRenderer(PDFRenderer):
+    media_type = "image/jpeg"
+    format = "jpeg"
+
+
+# ---------------------------------------------------------------------------------------------
+# Error answers, as the schema declares them
+# ---------------------------------------------------------------------------------------------
+
+ERROR = OpenApiResponse(
+    response=ApiErrorSerializer,
+    description='{"detail": "...", "errors": {"field": ["message"]}} ("errors" for bad input)',
+)
+# 401: no valid token or session; 404: nothing visible to the user there.
+READ_ERRORS = {401: ERROR, 404: ERROR}
+
 # ---------------------------------------------------------------------------------------------
 # Periods and telescopes (read-only)
 # ---------------------------------------------------------------------------------------------
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: s.PeriodSerializer, 401: ERROR}),
+    retrieve=extend_schema(responses={200: s.PeriodSerializer, **READ_ERRORS}),
+)
 class PeriodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Observing periods with their call for proposals; looked up by number (``/periods/119/``)."""
 
@@ -128,6 +166,10 @@ class PeriodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_value_regex = r"\d+"
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: s.TelescopeSerializer, 401: ERROR}),
+    retrieve=extend_schema(responses={200: s.TelescopeSerializer, **READ_ERRORS}),
+)
 class TelescopeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Telescopes with their site and instruments (offered modes, observing modes)."""
 
@@ -158,10 +200,22 @@ TARGET_ID = OpenApiParameter("target_id", int, OpenApiParameter.PATH)
 RUN_ID = OpenApiParameter("run_id", int, OpenApiParameter.PATH)
 COI_ID = OpenApiParameter("coi_id", int, OpenApiParameter.PATH)
 FIGURE_ID = OpenApiParameter("figure_id", int, OpenApiParameter.PATH)
-ERROR = OpenApiResponse(description='{"detail": "...", "errors": {"field": ["message"]}}')
-WRITE_ERRORS = {400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR, 412: ERROR}
+WRITE_ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR, 412: ERROR}
+# The nested lists answer a bare JSON array, neither paginated nor filtered. A raw schema:
+# drf-spectacular describes a list serializer of this (paginated) viewset as a paginated list.
+TARGET_LIST = OpenApiResponse(
+    response={"type": "array", "items": {"$ref": "#/components/schemas/Target"}},
+    description="Every target of the proposal, as a bare array.",
+)
+RUN_LIST = OpenApiResponse(
+    response={"type": "array", "items": {"$ref": "#/components/schemas/Run"}},
+    description="Every observing run of the proposal, as a bare array.",
+)
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: s.ProposalListSerializer, 400: ERROR, 401: ERROR}),
+)
 class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Phase 1 proposals of the user (PI or co-investigator; staff see all).
 
@@ -186,6 +240,13 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return proposals_visible_to(self.request.user).get(pk=pk)
         except Proposal.DoesNotExist:
             raise NotFound("No such proposal.") from None
+
+    def _editable(self, pk: str | int) -> Proposal:
+        """A visible proposal the user may edit now: 404, then 403/409, before any input is
+        parsed (so the answer does not depend on the body)."""
+        proposal = self._visible(pk)
+        services.ensure_may_edit(proposal, signed_in(self.request.user))
+        return proposal
 
     def _detail(self, pk: str | int) -> Proposal:
         try:
@@ -216,21 +277,30 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return with_etag(Response(data, status=code), self._version(pk))
 
     def _no_content(self, pk: str) -> Response:
-        return with_etag(Response(status=status.HTTP_204_NO_CONTENT), self._version(pk))
+        try:
+            return with_etag(Response(status=status.HTTP_204_NO_CONTENT), self._version(pk))
+        except NotFound:  # a co-investigator who removed themself no longer sees the proposal
+            return Response(status=status.HTTP_204_NO_CONTENT)
 
     # -- the proposal itself ---------------------------------------------------------------------
 
-    @extend_schema(responses=s.ProposalDetailSerializer)
+    @extend_schema(responses={200: s.ProposalDetailSerializer, **READ_ERRORS})
     def retrieve(self, request: Request, pk: str) -> Response:
         """The proposal with investigators, targets, runs, figures and status history."""
         return self._proposal_response(pk)
 
-    @extend_schema(request=s.ProposalCreateInput, responses={201: s.ProposalDetailSerializer})
+    @extend_schema(
+        request=s.ProposalCreateInput,
+        responses={201: s.ProposalDetailSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
+    )
     def create(self, request: Request) -> Response:
-        """Open a draft in a period whose call is open; the user becomes its PI."""
+        """Open a draft in a period whose call is open; the user becomes its PI (astronomers
+        only: others get 403 whatever they send)."""
+        if not may_create_proposal(request.user):
+            raise NotAllowed("Only astronomers can open proposals.")
         data = s.ProposalCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        proposal = services.proposal_create(pi=request.user, **data.validated_data)
+        proposal = services.proposal_create(pi=signed_in(request.user), **data.validated_data)
         return self._proposal_response(proposal.pk, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -240,18 +310,22 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         """Change the text fields of a draft (only those sent)."""
-        self._visible(pk)
+        self._editable(pk)
         data = s.ProposalUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.proposal_update(
-            proposal_id=int(pk), actor=request.user, expected_version=expected_version(request),
-            **data.validated_data,
-        )  # fmt: skip
+            proposal_id=int(pk),
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
+            data=ProposalData(**data.validated_data),
+        )
         return self._proposal_response(pk)
 
     # -- targets ---------------------------------------------------------------------------------
 
-    @extend_schema(responses=s.TargetSerializer(many=True))
+    @extend_schema(
+        operation_id="v1_proposals_targets_list", responses={200: TARGET_LIST, **READ_ERRORS}
+    )
     @action(detail=True, methods=["get"], url_path="targets")
     def targets(self, request: Request, pk: str) -> Response:
         """The proposal's targets."""
@@ -267,16 +341,18 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @targets.mapping.post
     def target_add(self, request: Request, pk: str) -> Response:
         """Add a target; ``ra``/``dec`` as sexagesimal strings or degrees."""
-        self._visible(pk)
+        self._editable(pk)
         data = s.TargetInput(data=request.data)
         data.is_valid(raise_exception=True)
         target = services.target_create(
-            proposal_id=int(pk), actor=request.user, expected_version=expected_version(request),
-            **data.validated_data,
-        )  # fmt: skip
+            proposal_id=int(pk),
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
+            data=TargetData(**data.validated_data),
+        )
         return self._nested_response(s.TargetSerializer, target, pk, status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.TargetSerializer, parameters=[TARGET_ID])
+    @extend_schema(responses={200: s.TargetSerializer, **READ_ERRORS}, parameters=[TARGET_ID])
     @action(detail=True, methods=["get"], url_path=rf"targets/(?P<target_id>{ID})")
     def target(self, request: Request, pk: str, target_id: str) -> Response:
         """One target."""
@@ -292,32 +368,32 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @target.mapping.patch
     def target_change(self, request: Request, pk: str, target_id: str) -> Response:
         """Change a target: PUT sends every field, PATCH only those to change."""
-        target = self._nested(Target, self._visible(pk), target_id)
-        partial = request.method == "PATCH"
-        data = s.TargetInput(data=request.data, partial=partial)
+        target = self._nested(Target, self._editable(pk), target_id)
+        data = s.TargetInput(data=request.data, partial=request.method == "PATCH")
         data.is_valid(raise_exception=True)
-        values = (
-            {**s.target_values(target), **data.validated_data} if partial else data.validated_data
-        )
         target = services.target_update(
-            target_id=target.pk, actor=request.user, expected_version=expected_version(request),
-            **values,
-        )  # fmt: skip
+            target_id=target.pk,
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
+            data=TargetData(**data.validated_data),
+        )
         return self._nested_response(s.TargetSerializer, target, pk)
 
     @extend_schema(responses={204: None, **WRITE_ERRORS}, parameters=[TARGET_ID, IF_MATCH])
     @target.mapping.delete
     def target_remove(self, request: Request, pk: str, target_id: str) -> Response:
         """Remove a target (also from the runs that use it)."""
-        target = self._nested(Target, self._visible(pk), target_id)
+        target = self._nested(Target, self._editable(pk), target_id)
         services.target_delete(
-            target_id=target.pk, actor=request.user, expected_version=expected_version(request)
+            target_id=target.pk,
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
         )
         return self._no_content(pk)
 
     # -- observing runs --------------------------------------------------------------------------
 
-    @extend_schema(responses=s.RunSerializer(many=True))
+    @extend_schema(operation_id="v1_proposals_runs_list", responses={200: RUN_LIST, **READ_ERRORS})
     @action(detail=True, methods=["get"], url_path="runs")
     def runs(self, request: Request, pk: str) -> Response:
         """The proposal's observing runs."""
@@ -331,16 +407,18 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @runs.mapping.post
     def run_add(self, request: Request, pk: str) -> Response:
         """Add an observing run; it gets the next free letter (A, B, ...)."""
-        proposal = self._visible(pk)
+        proposal = self._editable(pk)
         data = s.RunInput(data=request.data, context={"proposal": proposal})
         data.is_valid(raise_exception=True)
         run = services.run_create(
-            proposal_id=proposal.pk, actor=request.user,
-            expected_version=expected_version(request), **data.validated_data,
-        )  # fmt: skip
+            proposal_id=proposal.pk,
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
+            data=RunData(**data.validated_data),
+        )
         return self._nested_response(s.RunSerializer, run, pk, status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.RunSerializer, parameters=[RUN_ID])
+    @extend_schema(responses={200: s.RunSerializer, **READ_ERRORS}, parameters=[RUN_ID])
     @action(detail=True, methods=["get"], url_path=rf"runs/(?P<run_id>{ID})")
     def run(self, request: Request, pk: str, run_id: str) -> Response:
         """One observing run."""
@@ -356,25 +434,26 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @run.mapping.patch
     def run_change(self, request: Request, pk: str, run_id: str) -> Response:
         """Change a run: PUT sends the whole run, PATCH only the fields to change."""
-        proposal = self._visible(pk)
+        proposal = self._editable(pk)
         run = self._nested(ObservingRun, proposal, run_id)
         partial = request.method == "PATCH"
         data = s.RunInput(data=request.data, partial=partial, context={"proposal": proposal})
         data.is_valid(raise_exception=True)
-        values = {**s.run_values(run), **data.validated_data} if partial else data.validated_data
         run = services.run_update(
-            run_id=run.pk, actor=request.user, expected_version=expected_version(request),
-            **values,
-        )  # fmt: skip
+            run_id=run.pk,
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
+            data=RunData(**data.validated_data),
+        )
         return self._nested_response(s.RunSerializer, run, pk)
 
     @extend_schema(responses={204: None, **WRITE_ERRORS}, parameters=[RUN_ID, IF_MATCH])
     @run.mapping.delete
     def run_remove(self, request: Request, pk: str, run_id: str) -> Response:
         """Remove an observing run."""
-        run = self._nested(ObservingRun, self._visible(pk), run_id)
+        run = self._nested(ObservingRun, self._editable(pk), run_id)
         services.run_delete(
-            run_id=run.pk, actor=request.user, expected_version=expected_version(request)
+            run_id=run.pk, actor=signed_in(request.user), expected_version=expected_version(request)
         )
         return self._no_content(pk)
 
@@ -388,22 +467,24 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path="coinvestigators")
     def coinvestigators(self, request: Request, pk: str) -> Response:
         """Add a co-investigator by e-mail: linked if the user exists, invited otherwise."""
-        self._visible(pk)
+        self._editable(pk)
         data = s.CoInvestigatorInput(data=request.data)
         data.is_valid(raise_exception=True)
         coi = services.coi_add(
-            proposal_id=int(pk), actor=request.user, expected_version=expected_version(request),
+            proposal_id=int(pk),
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
             **data.validated_data,
-        )  # fmt: skip
+        )
         return self._nested_response(s.CoInvestigatorSerializer, coi, pk, status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None, **WRITE_ERRORS}, parameters=[COI_ID, IF_MATCH])
     @action(detail=True, methods=["delete"], url_path=rf"coinvestigators/(?P<coi_id>{ID})")
     def coinvestigator(self, request: Request, pk: str, coi_id: str) -> Response:
         """Remove a co-investigator."""
-        coi = self._nested(CoInvestigator, self._visible(pk), coi_id)
+        coi = self._nested(CoInvestigator, self._editable(pk), coi_id)
         services.coi_remove(
-            coi_id=coi.pk, actor=request.user, expected_version=expected_version(request)
+            coi_id=coi.pk, actor=signed_in(request.user), expected_version=expected_version(request)
         )
         return self._no_content(pk)
 
@@ -422,29 +503,54 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     def figures(self, request: Request, pk: str) -> Response:
         """Attach a figure (multipart: ``image`` PNG/JPEG checked by content, ``caption``)."""
-        self._visible(pk)
+        self._editable(pk)
         data = s.FigureInput(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["image"]
         figure = services.figure_add(
-            proposal_id=int(pk), actor=request.user, file=upload, size=upload.size,
-            caption=data.validated_data["caption"], expected_version=expected_version(request),
-        )  # fmt: skip
+            proposal_id=int(pk),
+            actor=signed_in(request.user),
+            file=upload,
+            size=upload.size,
+            caption=data.validated_data["caption"],
+            expected_version=expected_version(request),
+        )
         return self._nested_response(s.FigureSerializer, figure, pk, status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None, **WRITE_ERRORS}, parameters=[FIGURE_ID, IF_MATCH])
-    @action(detail=True, methods=["delete"], url_path=rf"figures/(?P<figure_id>{ID})")
-    def figure(self, request: Request, pk: str, figure_id: str) -> Response:
-        """Remove a figure."""
+    @extend_schema(
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            **READ_ERRORS,
+        },
+        parameters=[FIGURE_ID],
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=rf"figures/(?P<figure_id>{ID})",
+        renderer_classes=[PNGRenderer, JPEGRenderer, JSONRenderer],
+    )
+    def figure(self, request: Request, pk: str, figure_id: str) -> HttpResponseBase:
+        """The figure's image, to those who may see the proposal (files are never public)."""
         figure = self._nested(Figure, self._visible(pk), figure_id)
+        return FileResponse(figure.image.open("rb"), content_type=f"image/{figure.image_format}")
+
+    @extend_schema(responses={204: None, **WRITE_ERRORS}, parameters=[FIGURE_ID, IF_MATCH])
+    @figure.mapping.delete
+    def figure_remove(self, request: Request, pk: str, figure_id: str) -> Response:
+        """Remove a figure."""
+        figure = self._nested(Figure, self._editable(pk), figure_id)
         services.figure_delete(
-            figure_id=figure.pk, actor=request.user, expected_version=expected_version(request)
+            figure_id=figure.pk,
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
         )
         return self._no_content(pk)
 
     # -- commands --------------------------------------------------------------------------------
 
-    @extend_schema(request=None, responses=s.VerificationReportSerializer)
+    @extend_schema(request=None, responses={200: s.VerificationReportSerializer, **READ_ERRORS})
     @action(detail=True, methods=["get", "post"])
     def verify(self, request: Request, pk: str) -> Response:
         """Verify the proposal: errors block submission, warnings do not. Writes nothing."""
@@ -462,7 +568,9 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         ID, e.g. ``119.C-0001``, and freezes the proposal."""
         self._visible(pk)
         services.proposal_submit(
-            proposal_id=int(pk), actor=request.user, expected_version=expected_version(request)
+            proposal_id=int(pk),
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
         )
         return self._proposal_response(pk)
 
@@ -476,21 +584,32 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         """Withdraw a submitted proposal (PI only, before the deadline)."""
         self._visible(pk)
         services.proposal_withdraw(
-            proposal_id=int(pk), actor=request.user, expected_version=expected_version(request)
+            proposal_id=int(pk),
+            actor=signed_in(request.user),
+            expected_version=expected_version(request),
         )
         return self._proposal_response(pk)
 
     @extend_schema(
-        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 404: ERROR},
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **READ_ERRORS},
     )
     @action(detail=True, methods=["get"], renderer_classes=[PDFRenderer, JSONRenderer])
-    def pdf(self, request: Request, pk: str) -> HttpResponse:
-        """The proposal rendered as PDF, as the reviewers will read it."""
+    def pdf(self, request: Request, pk: str) -> HttpResponseBase:
+        """The proposal as PDF, as the reviewers will read it: the stored final PDF once
+        submitted, rendered now for a draft."""
         # Imported here: WeasyPrint is heavy and only this endpoint needs it.
         from proposals.pdf import render_proposal_pdf
 
         proposal = self._visible(pk)
-        response = HttpResponse(render_proposal_pdf(proposal.pk), content_type="application/pdf")
-        name = proposal.programme_id or f"proposal-{proposal.pk}"
-        response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+        name = f"{proposal.programme_id or f'proposal-{proposal.pk}'}.pdf"
+        response: HttpResponseBase
+        if proposal.final_pdf and proposal.status != ProposalStatus.DRAFT:
+            response = FileResponse(
+                proposal.final_pdf.open("rb"), content_type="application/pdf", filename=name
+            )
+        else:
+            response = HttpResponse(
+                render_proposal_pdf(proposal.pk), content_type="application/pdf"
+            )
+            response["Content-Disposition"] = f'inline; filename="{name}"'
         return with_etag(response, proposal.version)

@@ -13,11 +13,11 @@ pytestmark = [pytest.mark.browser]
 @pytest.fixture
 def observatory(transactional_db):  # type: ignore[no-untyped-def]
     """An open call, two telescopes with their instruments, one astronomer."""
-    period = PeriodFactory()
-    ut1 = TelescopeFactory(name="UT1")
-    InstrumentFactory(telescope=ut1, name="FORS2")
-    InstrumentFactory(telescope=TelescopeFactory(name="UT2"), name="UVES")
-    UserFactory(username="ada", email="ada@example.org", institute="Universität Göttingen")
+    period = PeriodFactory.create()
+    ut1 = TelescopeFactory.create(name="UT1")
+    InstrumentFactory.create(telescope=ut1, name="FORS2")
+    InstrumentFactory.create(telescope=TelescopeFactory.create(name="UT2"), name="UVES")
+    UserFactory.create(username="ada", email="ada@example.org", institute="Universität Göttingen")
     return period
 
 

@@ -11,7 +11,6 @@ import time_machine
 from django.contrib.auth.models import User
 from django.contrib.staticfiles import finders
 from PIL import Image
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from proposals.models import (
@@ -38,19 +37,6 @@ Client = Callable[[User], APIClient]
 
 
 @pytest.fixture
-def client_for(db: None) -> Client:
-    """An API client that sends ``Authorization: Bearer <token>`` for the user."""
-
-    def make(user: User) -> APIClient:
-        token, _ = Token.objects.get_or_create(user=user)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
-        return client
-
-    return make
-
-
-@pytest.fixture
 def ada(client_for: Client, astronomer: User) -> APIClient:
     return client_for(astronomer)
 
@@ -63,7 +49,7 @@ def bob(client_for: Client, other_astronomer: User) -> APIClient:
 @pytest.fixture
 def coi_user(draft: Proposal) -> User:
     """A linked co-investigator of ``draft``."""
-    user = UserFactory(username="carla", email="carla@example.org", institute="INAF Padova")
+    user = UserFactory.create(username="carla", email="carla@example.org", institute="INAF Padova")
     CoInvestigator.objects.create(proposal=draft, user=user, email=user.email)
     return user
 
@@ -178,10 +164,12 @@ def test_periods_are_read_only(ada: APIClient, period: Any) -> None:
 
 def test_telescopes_nest_their_instruments_with_offered_and_observing_modes(ada: APIClient) -> None:
     # given
-    ut1 = TelescopeFactory(name="UT1")
-    InstrumentFactory(telescope=ut1, name="FORS2", offered_vm=False, observing_modes=["IMA", "LSS"])
-    InstrumentFactory(telescope=ut1, name="KMOS")
-    TelescopeFactory(name="UT4")
+    ut1 = TelescopeFactory.create(name="UT1")
+    InstrumentFactory.create(
+        telescope=ut1, name="FORS2", offered_vm=False, observing_modes=["IMA", "LSS"]
+    )
+    InstrumentFactory.create(telescope=ut1, name="KMOS")
+    TelescopeFactory.create(name="UT4")
     # when
     response = ada.get(f"{API}/telescopes/")
     detail = ada.get(f"{API}/telescopes/{ut1.pk}/")
@@ -205,7 +193,7 @@ def test_list_shows_only_proposals_the_user_is_pi_or_coi_of(
     ada: APIClient, client_for: Client, draft: Proposal, coi_user: User, other_astronomer: User
 ) -> None:
     # given
-    foreign = ProposalFactory(pi=other_astronomer, title="Bob's")
+    foreign = ProposalFactory.create(pi=other_astronomer, title="Bob's")
     # when
     mine = ada.get(f"{API}/proposals/").json()["results"]
     as_coi = client_for(coi_user).get(f"{API}/proposals/").json()["results"]
@@ -218,7 +206,7 @@ def test_list_shows_only_proposals_the_user_is_pi_or_coi_of(
 
 def test_staff_list_every_proposal(client_for: Client, staff: User, draft: Proposal) -> None:
     # given
-    other = ProposalFactory()
+    other = ProposalFactory.create()
     # when
     results = client_for(staff).get(f"{API}/proposals/").json()["results"]
     # then
@@ -229,7 +217,9 @@ def test_list_filters_by_period_number_status_and_category(
     ada: APIClient, astronomer: User, draft: Proposal, submitted: Proposal
 ) -> None:
     # given
-    older = ProposalFactory(pi=astronomer, period=PeriodFactory(number=118), category="A")
+    older = ProposalFactory.create(
+        pi=astronomer, period=PeriodFactory.create(number=118), category="A"
+    )
     # when
     by_period = ada.get(f"{API}/proposals/", {"period": 118}).json()["results"]
     by_status = ada.get(f"{API}/proposals/", {"status": "submitted"}).json()["results"]
@@ -251,7 +241,7 @@ def test_list_query_count_does_not_grow_with_the_number_of_proposals(
     for i in range(10):
         complete_proposal(pi=astronomer, period=period, title=f"P{i}")
     for i in range(5):
-        p = ProposalFactory(period=period, title=f"Co-I {i}")
+        p = ProposalFactory.create(period=period, title=f"Co-I {i}")
         CoInvestigator.objects.create(proposal=p, user=astronomer, email=astronomer.email)
     # when: token, roles, count, page
     with django_assert_max_num_queries(4):
@@ -303,11 +293,11 @@ def test_retrieve_query_count_does_not_grow_with_targets_runs_and_investigators(
     ada: APIClient, draft: Proposal, coi_user: User, django_assert_max_num_queries: Any
 ) -> None:
     # given: 12 targets in 6 runs, 3 Co-Is
-    targets = [TargetFactory(proposal=draft, name=f"T{i}") for i in range(12)]
+    targets = [TargetFactory.create(proposal=draft, name=f"T{i}") for i in range(12)]
     for i, letter in enumerate("BCDEFG"):
         run = ObservingRun.objects.create(
-            proposal=draft, letter=letter, telescope=TelescopeFactory(name="UT1"),
-            instrument=InstrumentFactory(name="FORS2"), hours=1,
+            proposal=draft, letter=letter, telescope=TelescopeFactory.create(name="UT1"),
+            instrument=InstrumentFactory.create(name="FORS2"), hours=1,
         )  # fmt: skip
         run.targets.set(targets[2 * i : 2 * i + 2])
     for email in ("x@example.org", "y@example.org"):
@@ -419,7 +409,7 @@ def test_create_with_unknown_period_is_400_and_saves_nothing(ada: APIClient, per
 def test_create_in_a_closed_call_is_400_and_saves_nothing(ada: APIClient, db: None) -> None:
     # given
     now = dt.datetime.now(dt.UTC)
-    PeriodFactory(
+    PeriodFactory.create(
         number=117, call_opens=now - dt.timedelta(days=60), deadline=now - dt.timedelta(days=1)
     )
     # when
@@ -643,7 +633,7 @@ def test_add_run_by_telescope_and_instrument_names_and_target_names(
     ada: APIClient, draft: Proposal
 ) -> None:
     # given
-    InstrumentFactory(telescope=TelescopeFactory(name="UT2"), name="UVES")
+    InstrumentFactory.create(telescope=TelescopeFactory.create(name="UT2"), name="UVES")
     # when
     response = ada.post(
         proposal_url(draft, "runs/"),
@@ -691,10 +681,14 @@ def test_add_run_by_ids(ada: APIClient, draft: Proposal) -> None:
     [
         ({"hours": -2}, "hours", "Requested time must be positive."),
         ({"nights": 0, "mode": "VM"}, "nights", "Requested time must be positive."),
-        ({"instrument": "HAWK-I"}, "instrument", "Choose an instrument."),
-        ({"telescope": "UT9"}, "telescope", "Choose a telescope."),
+        ({"instrument": "HAWK-I"}, "instrument", "There is no instrument HAWK-I."),
+        ({"telescope": "UT9"}, "telescope", "There is no telescope UT9."),
         ({"mode": "XX"}, "mode", '"XX" is not a valid choice.'),
-        ({"preferred_dates": ["next Tuesday"]}, "preferred_dates", "is not a date"),
+        (
+            {"mode": "VM", "nights": 1, "hours": None, "preferred_dates": ["next Tuesday"]},
+            "preferred_dates",
+            "is not a date",
+        ),
         ({"targets": ["Sirius"]}, "targets", "No target named Sirius in this proposal."),
         ({"target_ids": [10**9]}, "target_ids", "must be a target of this proposal"),
     ],
@@ -716,7 +710,7 @@ def test_bad_run_input_is_400_with_the_field_message_and_nothing_saved(
 
 def test_instrument_not_on_the_telescope_is_400(ada: APIClient, draft: Proposal) -> None:
     # given
-    uves = InstrumentFactory(telescope=TelescopeFactory(name="UT2"), name="UVES")
+    uves = InstrumentFactory.create(telescope=TelescopeFactory.create(name="UT2"), name="UVES")
     before = counts()
     # when
     response = ada.post(
@@ -754,7 +748,8 @@ def test_run_put_replaces_the_run_and_delete_removes_it(ada: APIClient, draft: P
     delete = ada.delete(url, HTTP_IF_MATCH=put["ETag"])
     # then
     assert put.status_code == 200
-    assert (put.json()["hours"], put.json()["targets"], put.json()["max_airmass"]) == (1.0, [], 1.8)
+    # every field left out of a PUT takes its default (the factory's run had airmass 1.8)
+    assert (put.json()["hours"], put.json()["targets"], put.json()["max_airmass"]) == (1.0, [], 1.6)
     assert got.json()["hours"] == 1.0
     assert delete.status_code == 204 and etag_of(delete) == etag_of(put) + 1
     assert not ObservingRun.objects.filter(pk=run.pk).exists()
@@ -766,18 +761,29 @@ def test_run_put_replaces_the_run_and_delete_removes_it(ada: APIClient, draft: P
 # ---------------------------------------------------------------------------------------------
 
 
-def test_adding_a_known_users_email_links_the_coi(
-    ada: APIClient, draft: Proposal, other_astronomer: User
+def test_adding_a_known_users_email_invites_without_revealing_the_account(
+    ada: APIClient,
+    draft: Proposal,
+    other_astronomer: User,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
-    # when
-    response = ada.post(
-        proposal_url(draft, "coinvestigators/"), {"email": "BOB@example.org"}, format="json"
-    )
-    # then
-    assert response.status_code == 201
-    assert response.json()["accepted"] is True
-    assert response.json()["user"]["institute"] == "Université Paris-Saclay"
-    assert etag_of(response) == draft.version + 1
+    # when ada adds bob's address (he has an account) and an address without one
+    with django_capture_on_commit_callbacks(execute=True):
+        known = ada.post(
+            proposal_url(draft, "coinvestigators/"), {"email": "BOB@example.org"}, format="json"
+        )
+        unknown = ada.post(
+            proposal_url(draft, "coinvestigators/"), {"email": "nobody@example.org"}, format="json"
+        )
+    # then both are invitations, answered alike: nothing tells that bob has an account
+    assert known.status_code == unknown.status_code == 201
+    strip = lambda body: {k: v for k, v in body.items() if k not in ("id", "email", "invited_at")}  # noqa: E731
+    assert strip(known.json()) == strip(unknown.json()) == {"accepted": False, "user": None}
+    assert [m.to for m in mailoutbox] == [["bob@example.org"], ["nobody@example.org"]]
+    # and bob is not on the proposal until he accepts
+    assert ada.get(proposal_url(draft)).status_code == 200
+    assert not draft.coinvestigators.filter(user=other_astronomer).exists()
 
 
 def test_adding_an_unknown_email_invites_by_mail(
@@ -958,7 +964,7 @@ def test_verify_answers_errors_and_warnings_by_get_and_post(
 
 def test_verify_lists_what_is_missing(ada: APIClient, astronomer: User, period: Any) -> None:
     # given
-    empty = ProposalFactory(pi=astronomer, period=period, abstract="", category="")
+    empty = ProposalFactory.create(pi=astronomer, period=period, abstract="", category="")
     # when
     report = ada.get(proposal_url(empty, "verify/")).json()
     # then
@@ -1002,11 +1008,13 @@ def test_submit_with_verification_errors_is_400_and_stays_a_draft(
     ada: APIClient, astronomer: User, period: Any
 ) -> None:
     # given: the only target never rises above airmass 1.2 from Paranal (Dec +60)
-    proposal = ProposalFactory(pi=astronomer, period=period)
-    target = TargetFactory(proposal=proposal, name="Polaris region", ra_deg=40.0, dec_deg=60.0)
+    proposal = ProposalFactory.create(pi=astronomer, period=period)
+    target = TargetFactory.create(
+        proposal=proposal, name="Polaris region", ra_deg=40.0, dec_deg=60.0
+    )
     run = ObservingRun.objects.create(
-        proposal=proposal, letter="A", telescope=TelescopeFactory(name="UT1"),
-        instrument=InstrumentFactory(name="FORS2"), hours=2, max_airmass=1.2,
+        proposal=proposal, letter="A", telescope=TelescopeFactory.create(name="UT1"),
+        instrument=InstrumentFactory.create(name="FORS2"), hours=2, max_airmass=1.2,
     )  # fmt: skip
     run.targets.set([target])
     before = counts()
@@ -1076,7 +1084,7 @@ def test_withdrawing_a_draft_is_409(ada: APIClient, draft: Proposal) -> None:
 
 def test_coi_cannot_withdraw_403(client_for: Client, submitted: Proposal) -> None:
     # given
-    user = UserFactory()
+    user = UserFactory.create()
     CoInvestigator.objects.create(proposal=submitted, user=user, email=user.email)
     # when
     response = client_for(user).post(proposal_url(submitted, "withdraw/"))

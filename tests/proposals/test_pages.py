@@ -157,8 +157,8 @@ def test_co_investigator_cannot_submit(draft, other_astronomer):
     assert "Submit proposal" not in page
     # when he submits anyway
     response = client.post(_url("submit", draft), {"confirm": "on"})
-    # then the page says only the PI can, and the proposal stays a draft
-    assert response.status_code == 200
+    # then he is refused (403) with the reason, and the proposal stays a draft
+    assert response.status_code == 403
     assert "Only the PI can submit the proposal." in response.content.decode()
     draft.refresh_from_db()
     assert draft.status == ProposalStatus.DRAFT and draft.programme_id is None
@@ -300,7 +300,9 @@ def test_negative_time_shows_form_error_and_saves_nothing(draft, astronomer):
 
 def test_instrument_not_on_telescope_shows_form_error_and_saves_nothing(draft, astronomer):
     # given a second telescope with its own instrument
-    ut2_instrument = InstrumentFactory(telescope=TelescopeFactory(name="UT2"), name="UVES")
+    ut2_instrument = InstrumentFactory.create(
+        telescope=TelescopeFactory.create(name="UT2"), name="UVES"
+    )
     # when ada adds a run on UT1 with UT2's instrument
     response = _client(astronomer).post(
         _url("run_add", draft), _run_post(draft, instrument=ut2_instrument.pk)
@@ -377,13 +379,13 @@ def test_png_figure_is_stored_and_served_to_investigators_only(draft, astronomer
     figure = Figure.objects.get(proposal=draft)
     served = _client(astronomer).get(_url("figure_image", draft, figure.pk))
     assert served["Content-Type"] == "image/png"
-    assert b"".join(served.streaming_content).startswith(b"\x89PNG")
+    assert served.getvalue().startswith(b"\x89PNG")
     assert _client(other_astronomer).get(_url("figure_image", draft, figure.pk)).status_code == 404
 
 
 def test_submission_after_the_deadline_shows_error_and_keeps_draft(astronomer):
     # given a complete draft whose period's deadline passed an hour ago
-    period = PeriodFactory(
+    period = PeriodFactory.create(
         number=118,
         call_opens=timezone.now() - dt.timedelta(days=60),
         deadline=timezone.now() - dt.timedelta(hours=1),
@@ -400,12 +402,20 @@ def test_submission_after_the_deadline_shows_error_and_keeps_draft(astronomer):
     assert proposal.status == ProposalStatus.DRAFT and proposal.programme_id is None
 
 
-def test_co_investigator_by_email_shows_invited_then_linked(draft, astronomer):
-    # when ada adds an e-mail without an account, then bob's address
+def test_co_investigator_by_email_shows_invited_then_linked_after_accepting(draft, astronomer):
+    # given ada invites an address without an account, then bob's address
     client = _client(astronomer)
     client.post(_url("coi_add", draft), {"email": "newcomer@example.org"})
-    UserFactory(username="bob", email="bob@example.org", institute="Université Paris-Saclay")
+    bob = UserFactory.create(
+        username="bob", email="bob@example.org", institute="Université Paris-Saclay"
+    )
     client.post(_url("coi_add", draft), {"email": "bob@example.org"})
+    page = client.get(_url("edit", draft)).content.decode()
+    assert "newcomer@example.org" in page and "bob@example.org" in page
+    assert "Université Paris-Saclay" not in page  # not linked before he accepts
+    # when bob accepts his invitation
+    coi = draft.coinvestigators.get(email="bob@example.org")
+    _client(bob).post(reverse("proposals:accept_invitation", args=[coi.invitation_token]))
     # then the edit page shows one invited and one linked co-investigator with his institute
     page = client.get(_url("edit", draft)).content.decode()
     assert "newcomer@example.org" in page and "invited" in page
@@ -415,7 +425,7 @@ def test_co_investigator_by_email_shows_invited_then_linked(draft, astronomer):
 def test_accept_invitation_links_the_account(draft):
     # given an invitation to an address that has no account yet
     coi = CoInvestigator.objects.create(proposal=draft, email="carol@example.org")
-    carol = UserFactory(username="carol", email="carol@example.org")
+    carol = UserFactory.create(username="carol", email="carol@example.org")
     client = _client(carol)
     url = reverse("proposals:accept_invitation", args=[coi.invitation_token])
     # when carol opens the invitation and accepts it
@@ -446,9 +456,9 @@ def test_accept_invitation_for_another_address_is_refused(draft, other_astronome
 
 def test_my_proposals_lists_pi_and_coi_proposals_only(draft, astronomer, other_astronomer):
     # given ada's draft, bob's draft with ada as Co-I, and a third proposal of bob's
-    bobs = ProposalFactory(pi=other_astronomer, title="Comets of Bob")
+    bobs = ProposalFactory.create(pi=other_astronomer, title="Comets of Bob")
     CoInvestigator.objects.create(proposal=bobs, email=astronomer.email, user=astronomer)
-    ProposalFactory(pi=other_astronomer, title="Secret of Bob")
+    ProposalFactory.create(pi=other_astronomer, title="Secret of Bob")
     # when ada opens her list
     page = _client(astronomer).get(reverse("proposals:mine")).content.decode()
     # then she sees hers and the one she is Co-I of, the run summary and a New button
@@ -494,7 +504,7 @@ def test_create_without_title_shows_the_error(period, astronomer):
 
 def test_verify_lists_errors_with_where(astronomer, period):
     # given a draft without abstract, target or run
-    proposal = ProposalFactory(pi=astronomer, period=period, abstract="")
+    proposal = ProposalFactory.create(pi=astronomer, period=period, abstract="")
     # when ada verifies it
     page = _client(astronomer).get(_url("verify", proposal)).content.decode()
     # then each error says where
@@ -529,7 +539,7 @@ def test_pdf_of_submitted_proposal_is_the_stored_final_pdf(astronomer):
     # then the stored file is served inline
     assert response["Content-Type"] == "application/pdf"
     assert "inline" in response["Content-Disposition"]
-    assert b"".join(response.streaming_content) == b"%PDF-1.7 stored final"
+    assert response.getvalue() == b"%PDF-1.7 stored final"
 
 
 # --- staff ----------------------------------------------------------------------------------
@@ -538,16 +548,18 @@ def test_pdf_of_submitted_proposal_is_the_stored_final_pdf(astronomer):
 def test_staff_list_filters_by_status_category_telescope_and_text(staff, astronomer, period):
     # given three proposals of the period: a submitted C on UT1, a draft B on UT2, a draft D
     submitted = _submitted(astronomer)
-    galaxy = ProposalFactory(pi=astronomer, period=period, category="B", title="Galaxy winds")
-    ut2 = TelescopeFactory(name="UT2")
+    galaxy = ProposalFactory.create(
+        pi=astronomer, period=period, category="B", title="Galaxy winds"
+    )
+    ut2 = TelescopeFactory.create(name="UT2")
     ObservingRun.objects.create(
         proposal=galaxy,
         letter="A",
         telescope=ut2,
-        instrument=InstrumentFactory(telescope=ut2, name="UVES"),
+        instrument=InstrumentFactory.create(telescope=ut2, name="UVES"),
         hours=2,
     )
-    ProposalFactory(pi=astronomer, period=period, category="D", title="White dwarfs")
+    ProposalFactory.create(pi=astronomer, period=period, category="D", title="White dwarfs")
     client = _client(staff)
     url = reverse("proposals:period_list", args=[period.number])
 
@@ -581,7 +593,7 @@ def test_non_staff_cannot_see_the_period_list(astronomer, period):
 
 def test_staff_without_role_group_but_superuser_can_see_the_list(period):
     # given a superuser with no role group
-    admin = UserFactory(username="root", roles=[Role.ASTRONOMER])
+    admin = UserFactory.create(username="root", roles=[Role.ASTRONOMER])
     admin.is_superuser = True
     admin.save()
     # when they open the list, then it is shown

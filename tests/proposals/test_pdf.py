@@ -5,6 +5,7 @@ import io
 from pypdf import PdfReader
 
 from proposals import services
+from proposals.commands import TargetData
 from proposals.pdf import render_proposal_pdf
 from tests.factories import UserFactory
 
@@ -15,12 +16,15 @@ def pdf_text(data: bytes) -> str:
 
 def test_pdf_contains_title_unicode_institutes_and_targets(draft):
     # given investigators from three institutes with non-ASCII names
-    paris = UserFactory(email="curie@example.org", institute="Université Paris-Saclay")
-    beijing = UserFactory(email="wang@example.org", institute="国家天文台")
+    paris = UserFactory.create(email="curie@example.org", institute="Université Paris-Saclay")
+    beijing = UserFactory.create(email="wang@example.org", institute="国家天文台")
     for user in (paris, beijing):
-        services.coi_add(proposal_id=draft.pk, actor=draft.pi, email=user.email)
+        coi = services.coi_add(proposal_id=draft.pk, actor=draft.pi, email=user.email)
+        services.coi_accept(token=str(coi.invitation_token), user=user)
     services.target_create(
-        proposal_id=draft.pk, actor=draft.pi, name="NGC 253", ra="00:47:33", dec="-25:17:18"
+        proposal_id=draft.pk,
+        actor=draft.pi,
+        data=TargetData(name="NGC 253", ra="00:47:33", dec="-25:17:18"),
     )
     # when
     data = render_proposal_pdf(draft.pk)

@@ -12,6 +12,7 @@ from PIL import Image
 from dataflow.errors import Frozen, InvalidInput, NotAllowed, StaleVersion, TransitionNotAllowed
 from dataflow.observatory.models import Instrument
 from proposals import services
+from proposals.commands import ProposalData, RunData, TargetData
 from proposals.models import CoInvestigator, ObservingRun, Proposal, ProposalEvent, Target
 from proposals.verification import verify_proposal
 from tests.factories import InstrumentFactory, TargetFactory, TelescopeFactory, UserFactory
@@ -32,7 +33,9 @@ def test_submit_assigns_programme_id_freezes_and_records_event(draft, astronomer
     event = ProposalEvent.objects.get(proposal=draft)
     assert (event.old, event.new, event.actor) == ("draft", "submitted", astronomer)
     with pytest.raises(Frozen, match="can no longer be edited"):
-        services.proposal_update(proposal_id=draft.pk, actor=astronomer, title="Changed")
+        services.proposal_update(
+            proposal_id=draft.pk, actor=astronomer, data=ProposalData(title="Changed")
+        )
     assert Proposal.objects.get(pk=draft.pk).title == draft.title
 
 
@@ -62,9 +65,12 @@ def test_programme_numbers_increase_within_a_period(period, astronomer):
 
 def test_coi_can_edit_but_not_submit(draft, other_astronomer):
     # given
-    services.coi_add(proposal_id=draft.pk, actor=draft.pi, email=other_astronomer.email)
+    coi = services.coi_add(proposal_id=draft.pk, actor=draft.pi, email=other_astronomer.email)
+    services.coi_accept(token=str(coi.invitation_token), user=other_astronomer)
     # when the Co-I edits
-    services.proposal_update(proposal_id=draft.pk, actor=other_astronomer, title="Co-I title")
+    services.proposal_update(
+        proposal_id=draft.pk, actor=other_astronomer, data=ProposalData(title="Co-I title")
+    )
     # then
     assert Proposal.objects.get(pk=draft.pk).title == "Co-I title"
     with pytest.raises(NotAllowed, match="Only the PI"):
@@ -73,7 +79,9 @@ def test_coi_can_edit_but_not_submit(draft, other_astronomer):
 
 def test_stranger_cannot_edit(draft, other_astronomer):
     with pytest.raises(NotAllowed):
-        services.proposal_update(proposal_id=draft.pk, actor=other_astronomer, title="Mine now")
+        services.proposal_update(
+            proposal_id=draft.pk, actor=other_astronomer, data=ProposalData(title="Mine now")
+        )
 
 
 def test_unknown_coi_gets_invitation_and_links_on_accept(draft):
@@ -81,7 +89,7 @@ def test_unknown_coi_gets_invitation_and_links_on_accept(draft):
     coi = services.coi_add(proposal_id=draft.pk, actor=draft.pi, email="New.Person@Example.org")
     # then
     assert coi.user is None
-    newcomer = UserFactory(email="new.person@example.org")
+    newcomer = UserFactory.create(email="new.person@example.org")
     services.coi_accept(token=str(coi.invitation_token), user=newcomer)
     assert CoInvestigator.objects.get(pk=coi.pk).user == newcomer
 
@@ -106,7 +114,7 @@ def test_stale_version_is_refused(draft):
             proposal_id=draft.pk,
             actor=draft.pi,
             expected_version=draft.version - 1,
-            title="Late edit",
+            data=ProposalData(title="Late edit"),
         )
     assert Proposal.objects.get(pk=draft.pk).title == draft.title
 
@@ -118,17 +126,21 @@ def test_stale_version_is_refused(draft):
 def test_bad_coordinates_are_refused_and_nothing_saved(draft, ra, dec, field):
     before = Target.objects.count()
     with pytest.raises(InvalidInput) as err:
-        services.target_create(proposal_id=draft.pk, actor=draft.pi, name="Bad", ra=ra, dec=dec)
+        services.target_create(
+            proposal_id=draft.pk, actor=draft.pi, data=TargetData(name="Bad", ra=ra, dec=dec)
+        )
     assert field in err.value.errors
     assert Target.objects.count() == before
 
 
 def test_sexagesimal_and_degrees_give_the_same_target(draft):
     a = services.target_create(
-        proposal_id=draft.pk, actor=draft.pi, name="A", ra="05:35:17.3", dec="-05:23:28"
+        proposal_id=draft.pk,
+        actor=draft.pi,
+        data=TargetData(name="A", ra="05:35:17.3", dec="-05:23:28"),
     )
     b = services.target_create(
-        proposal_id=draft.pk, actor=draft.pi, name="B", ra=83.822083, dec=-5.391111
+        proposal_id=draft.pk, actor=draft.pi, data=TargetData(name="B", ra=83.822083, dec=-5.391111)
     )
     assert a.ra_deg == pytest.approx(b.ra_deg, abs=1e-5)
     assert a.dec_deg == pytest.approx(b.dec_deg, abs=1e-5)
@@ -140,26 +152,20 @@ def test_negative_time_is_refused_and_nothing_saved(draft):
         services.run_create(
             proposal_id=draft.pk,
             actor=draft.pi,
-            telescope="UT1",
-            instrument="FORS2",
-            mode="SM",
-            hours=-2,
+            data=RunData(telescope="UT1", instrument="FORS2", mode="SM", hours=-2),
         )
     assert "hours" in err.value.errors
     assert ObservingRun.objects.count() == before
 
 
 def test_instrument_not_on_telescope_is_refused(draft):
-    muse = InstrumentFactory(telescope=TelescopeFactory(name="UT4"), name="MUSE")
+    muse = InstrumentFactory.create(telescope=TelescopeFactory.create(name="UT4"), name="MUSE")
     before = ObservingRun.objects.count()
     with pytest.raises(InvalidInput) as err:
         services.run_create(
             proposal_id=draft.pk,
             actor=draft.pi,
-            telescope="UT1",
-            instrument=muse.pk,
-            mode="SM",
-            hours=2,
+            data=RunData(telescope="UT1", instrument=muse.pk, mode="SM", hours=2),
         )
     assert "MUSE is not an instrument of UT1" in err.value.errors["instrument"][0]
     assert ObservingRun.objects.count() == before
@@ -168,24 +174,24 @@ def test_instrument_not_on_telescope_is_refused(draft):
 def test_figure_is_checked_by_content_not_name(draft):
     fake = SimpleUploadedFile("plot.png", b"%PDF-1.4 not an image at all", content_type="image/png")
     with pytest.raises(InvalidInput, match="Not an image"):
-        services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=fake, size=fake.size)
+        services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=fake, size=len(fake))
     real = SimpleUploadedFile("photo.jpg", png_bytes(), content_type="image/jpeg")
-    figure = services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=real, size=real.size)
+    figure = services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=real, size=len(real))
     assert figure.image_format == "png"
     assert draft.figures.count() == 1
 
 
 def test_failed_figure_write_leaves_no_file(draft, settings, monkeypatch):
     # given a database failure after the image was stored
-    def fail(proposal):
+    def fail(proposal, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "_touch", fail)
+    monkeypatch.setattr(services, "_edited", fail)
     upload = SimpleUploadedFile("photo.png", png_bytes(), content_type="image/png")
     stored_before = {p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()}
     # when
     with pytest.raises(RuntimeError):
-        services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=upload, size=upload.size)
+        services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=upload, size=len(upload))
     # then neither the row nor the file survives
     assert draft.figures.count() == 0
     assert {p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()} == stored_before
@@ -195,7 +201,7 @@ def test_oversized_figure_is_refused(draft, settings):
     settings.FIGURE_MAX_BYTES = 100
     big = SimpleUploadedFile("big.png", png_bytes((200, 200)), content_type="image/png")
     with pytest.raises(InvalidInput, match="too large"):
-        services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=big, size=big.size)
+        services.figure_add(proposal_id=draft.pk, actor=draft.pi, file=big, size=len(big))
     assert draft.figures.count() == 0
 
 
@@ -235,7 +241,7 @@ def test_submission_with_verification_errors_is_refused(draft):
 def test_verification_names_target_that_never_reaches_airmass_and_its_best_night(draft):
     # given a northern target (Dec +60: at best ~5 deg high from Paranal)
     run = draft.runs.get()
-    north = TargetFactory(proposal=draft, name="Polaris-ish", ra_deg=40.0, dec_deg=60.0)
+    north = TargetFactory.create(proposal=draft, name="Polaris-ish", ra_deg=40.0, dec_deg=60.0)
     run.targets.add(north)
     # when
     report = verify_proposal(draft)
@@ -247,8 +253,8 @@ def test_verification_names_target_that_never_reaches_airmass_and_its_best_night
 
 
 def test_verification_flags_whole_vm_nights_and_instrument_not_offered(draft):
-    vircam = InstrumentFactory(
-        telescope=TelescopeFactory(name="VISTA"), name="VIRCAM", offered_vm=False
+    vircam = InstrumentFactory.create(
+        telescope=TelescopeFactory.create(name="VISTA"), name="VIRCAM", offered_vm=False
     )
     run = draft.runs.get()
     ObservingRun.objects.filter(pk=run.pk).update(mode="VM", nights=1.5, hours=None)

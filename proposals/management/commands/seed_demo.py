@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.core.management import BaseCommand, call_command
 from django.db import transaction
@@ -15,9 +16,13 @@ from django.utils import timezone
 
 from dataflow.accounts.models import Role
 from dataflow.accounts.services import user_create
+from dataflow.astro.visibility import nightly_visibility
 from dataflow.demo import distributions as dist
+from dataflow.errors import DomainError
 from dataflow.observatory.models import Instrument, Telescope
-from proposals.models import ObservingRun, Period, Proposal, ProposalEvent, ProposalStatus, Target
+from proposals import services
+from proposals.commands import RunData, TargetData
+from proposals.models import Period, Proposal, ProposalStatus
 
 DEMO_PASSWORD = "demo"
 DEMO_LOGINS = [
@@ -102,12 +107,14 @@ class Command(BaseCommand):
         return period
 
     def _users(self, rng: np.random.Generator, n_pis: int) -> list[User]:
+        password_hash = make_password(DEMO_PASSWORD)  # hashed once for every demo account
         for username, role, first, last, institute, country in DEMO_LOGINS:
             if not User.objects.filter(username=username).exists():
                 user = user_create(
                     username=username,
                     email=f"{username}@example.org",
                     password=DEMO_PASSWORD,
+                    password_hash=password_hash,
                     roles=[role],
                     first_name=first,
                     last_name=last,
@@ -120,13 +127,16 @@ class Command(BaseCommand):
         users = [User.objects.get(username="astronomer"), User.objects.get(username="astronomer2")]
         for i in range(n_pis):
             username = f"pi{i:03d}"
-            user = User.objects.filter(username=username).first()
-            if user is None:
+            existing = User.objects.filter(username=username).first()
+            if existing is not None:
+                user = existing
+            else:
                 institute, country = INSTITUTES[int(rng.integers(len(INSTITUTES)))]
                 user = user_create(
                     username=username,
                     email=f"{username}@example.org",
                     password=DEMO_PASSWORD,
+                    password_hash=password_hash,
                     roles=[Role.ASTRONOMER],
                     first_name="PI",
                     last_name=f"{i:03d}",
@@ -139,86 +149,110 @@ class Command(BaseCommand):
     def _proposals(
         self, rng: np.random.Generator, period: Period, users: list[User], n: int
     ) -> int:
+        """Every proposal, target, run, invitation and submission goes through the services,
+        so the demo obeys the rules user data obeys (a draw that a rule refuses is redrawn or
+        left a draft). Final PDFs are not queued: they render on demand when opened."""
         if period.proposals.exists():
             return period.proposals.count()
-        telescopes = list(Telescope.objects.all())
+        telescopes = list(Telescope.objects.select_related("site"))
         instruments = {t.pk: list(Instrument.objects.filter(telescope=t)) for t in telescopes}
         categories = dist.choice(rng, dist.CATEGORIES, dist.CATEGORY_WEIGHTS, n)
         types = dist.choice(rng, dist.PROPOSAL_TYPES, dist.PROPOSAL_TYPE_WEIGHTS, n)
         n_runs = rng.choice([1, 1, 1, 2, 2, 3], size=n)
         run_draws = dist.runs(rng, int(n_runs.sum()))
         ra, dec = dist.target_coordinates(rng, sum(r.n_targets for r in run_draws))
-        submitted_at = period.call_opens
-        proposals, events = [], []
+        call_days = max((timezone.now() - period.call_opens).days, 1)
+        targets_done = run_index = 0
         for i in range(n):
-            cat = categories[i]
+            cat = str(categories[i])
             topic = TOPICS[cat][i % len(TOPICS[cat])]
             # The two demo astronomers keep a few drafts to play with; the rest are submitted.
             draft = i < 4
             pi = users[i % 2] if draft else users[2 + int(rng.integers(len(users) - 2))]
-            p = Proposal(
-                period=period,
+            proposal = services.proposal_create(
                 pi=pi,
+                period=period,
                 title=f"Probing {topic} target {i + 1}",
                 category=cat,
-                proposal_type=types[i],
+                proposal_type=str(types[i]),
                 abstract=f"We propose to study {topic} with the VLT.",
                 scientific_justification="Demo justification. " * 20,
-                status=ProposalStatus.DRAFT if draft else ProposalStatus.SUBMITTED,
             )
-            if not draft:
-                p.programme_number = i + 1
-                p.programme_id = f"{period.number}.{cat}-{i + 1:04d}"
-                p.submitted_at = submitted_at
-            proposals.append(p)
-        Proposal.objects.bulk_create(proposals)
-        targets_done = 0
-        run_index = 0
-        for i, p in enumerate(proposals):
             for k in range(int(n_runs[i])):
                 draw = run_draws[run_index]
                 run_index += 1
+                target_ids = []
+                for j in range(draw.n_targets):
+                    target = services.target_create(
+                        proposal_id=proposal.pk,
+                        actor=pi,
+                        data=TargetData(
+                            name=f"T{proposal.pk}-{k + 1}-{j + 1}",
+                            ra=float(ra[targets_done + j]),
+                            dec=float(dec[targets_done + j]),
+                            magnitude=round(float(rng.uniform(8, 22)), 1),
+                        ),
+                    )
+                    target_ids.append(target.pk)
+                targets_done += draw.n_targets
                 tel = telescopes[int(rng.integers(len(telescopes)))]
                 inst = instruments[tel.pk][int(rng.integers(len(instruments[tel.pk])))]
-                mode = draw.mode if inst.offered_in(draw.mode) else "SM"
-                targets = Target.objects.bulk_create(
-                    [
-                        Target(
-                            proposal=p,
-                            name=f"T{p.pk}-{k + 1}-{j + 1}",
-                            ra_deg=float(ra[targets_done + j]),
-                            dec_deg=float(dec[targets_done + j]),
-                            magnitude=round(float(rng.uniform(8, 22)), 1),
-                        )
-                        for j in range(draw.n_targets)
-                    ]
+                vm = draw.mode == "VM" and inst.offered_in("VM")
+                first = targets_done - draw.n_targets
+                max_airmass = self._feasible_airmass(
+                    tel, period, ra[first:targets_done], dec[first:targets_done], draw.max_airmass
                 )
-                targets_done += draw.n_targets
-                run = ObservingRun.objects.create(
-                    proposal=p,
-                    letter=chr(ord("A") + k),
-                    telescope=tel,
-                    instrument=inst,
-                    mode=mode,
-                    # a VM request on an SM-only instrument becomes SM hours (~9 h a night)
-                    hours=(draw.hours or round(draw.nights * 9.0, 1)) if mode == "SM" else None,
-                    nights=max(1.0, round(draw.nights)) if mode == "VM" else None,
-                    max_fli=draw.max_fli,
-                    max_seeing_arcsec=draw.seeing_arcsec,
-                    transparency=draw.transparency,
-                    max_airmass=draw.max_airmass,
+                services.run_create(
+                    proposal_id=proposal.pk,
+                    actor=pi,
+                    data=RunData(
+                        telescope=tel.pk,
+                        instrument=inst.pk,
+                        mode="VM" if vm else "SM",
+                        # a VM request on an SM-only instrument becomes SM hours (~9 h a night)
+                        hours=None if vm else (draw.hours or round(draw.nights * 9.0, 1)),
+                        nights=max(1.0, round(draw.nights)) if vm else None,
+                        max_fli=draw.max_fli,
+                        max_seeing_arcsec=draw.seeing_arcsec,
+                        transparency=draw.transparency,
+                        max_airmass=max_airmass,
+                        target_ids=target_ids,
+                    ),
                 )
-                run.targets.set(targets)
-            if p.status == ProposalStatus.SUBMITTED:
-                events.append(
-                    ProposalEvent(
-                        proposal=p,
-                        actor=p.pi,
-                        at=submitted_at,
-                        old=ProposalStatus.DRAFT,
-                        new=ProposalStatus.SUBMITTED,
-                        note="demo",
-                    )
-                )
-        ProposalEvent.objects.bulk_create(events)
+            if not draft:
+                when = period.call_opens + dt.timedelta(days=float(rng.uniform(0, call_days)))
+                self._submit(proposal, pi, min(when, timezone.now()))
+        self._invitations(period, users)
         return n
+
+    @staticmethod
+    def _feasible_airmass(
+        telescope: Telescope, period: Period, ra: np.ndarray, dec: np.ndarray, drawn: float
+    ) -> float:
+        """The drawn airmass limit, relaxed as a PI would after verification until every target
+        reaches it on some night (targets that never rise stay refused)."""
+        vis = nightly_visibility(
+            telescope.site.as_astro(), ra, dec, period.start, period.end, max_airmass=3.0
+        )
+        best = vis.min_airmass.min(axis=1, initial=np.inf)
+        worst = float(best[np.isfinite(best)].max(initial=1.0))
+        return round(min(max(drawn, np.ceil(worst * 10) / 10 + 0.1), 3.0), 1)
+
+    def _submit(self, proposal: Proposal, pi: User, when: dt.datetime) -> None:
+        try:
+            services.proposal_submit(
+                proposal_id=proposal.pk, actor=pi, now=when, queue_final_pdf=False
+            )
+        except DomainError as exc:  # e.g. a target the sky never shows: left a draft
+            self.stdout.write(f"  {proposal}: left a draft ({'; '.join(exc.all_messages())})")
+
+    def _invitations(self, period: Period, users: list[User]) -> None:
+        """astronomer2 is co-investigator of one of astronomer's drafts (invited, accepted);
+        another draft has an invitation still pending."""
+        astronomer, astronomer2 = users[0], users[1]
+        drafts = list(period.proposals.filter(pi=astronomer, status=ProposalStatus.DRAFT))
+        if not drafts:
+            return
+        coi = services.coi_add(proposal_id=drafts[0].pk, actor=astronomer, email=astronomer2.email)
+        services.coi_accept(token=str(coi.invitation_token), user=astronomer2)
+        services.coi_add(proposal_id=drafts[-1].pk, actor=astronomer, email="colleague@example.org")

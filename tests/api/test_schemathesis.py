@@ -1,0 +1,244 @@
+"""Schemathesis over the whole OpenAPI schema, in-process, as the PI of seeded proposals.
+
+Every operation of ``/api/schema/`` (so every endpoint added later too) gets ``MAX_EXAMPLES``
+generated requests, valid and invalid, besides schemathesis' own boundary cases, with its path
+ids pinned to real seeded objects, and four checks: no 5xx, every status code declared, the
+declared content type, the declared response schema. Each request runs in a savepoint rolled
+back afterwards, so every example starts from the same world (a DELETE or a submit does not
+starve the examples after it). Runs in ``make test`` and so in ``.ci/run``; the end of the
+session lists every operation that failed and how (``tests/api/conftest.py``).
+"""
+
+import io
+import os
+import traceback
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.core.signals import got_request_exception, request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections, transaction
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from PIL import Image
+from rest_framework.authtoken.models import Token
+
+from dataflow.observatory.models import Instrument, Telescope
+from proposals.models import CoInvestigator, Figure, Proposal, ProposalStatus
+from tests.api.conftest import FAILURES
+from tests.factories import (
+    PeriodFactory,
+    ProposalFactory,
+    RunFactory,
+    TargetFactory,
+    UserFactory,
+    complete_proposal,
+)
+
+# At least 30 generated requests per operation (plus schemathesis' boundary cases); more for a
+# deeper search, e.g. DATAFLOW_SCHEMATHESIS_EXAMPLES=300 make test.
+MAX_EXAMPLES = max(30, int(os.environ.get("DATAFLOW_SCHEMATHESIS_EXAMPLES", "30")))
+SEED = 8  # any fixed value: the same requests on every run
+
+# Fixed ids, so the path parameters are pinned before any database exists: every generated
+# request names these real objects. Explicit primary keys far above what the sequences hand out
+# in a test, so nothing created later collides with them.
+TOKEN = "0123456789abcdef0123456789abcdef01234567"
+DRAFT_ID = 7001
+SUBMITTED_ID = 7002
+TARGET_ID = 7101
+RUN_ID = 7201
+COI_ID = 7301
+FIGURE_ID = 7401
+PERIOD_NUMBER = 119
+UT1_ID = 1  # from the paranal fixture
+CURRENT_ETAG = '"1"'  # both seeded proposals are at version 1
+
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_schema_conformance,
+]
+
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "seed": SEED,
+        "continue-on-failure": True,  # every distinct failure of an operation, not the first
+        "headers": {"Authorization": f"Bearer {TOKEN}"},
+        "generation": {
+            "mode": "all",  # valid and invalid data
+            "max-examples": MAX_EXAMPLES,
+            "deterministic": True,
+            "database": "none",
+        },
+        # Request bodies name the seeded world often enough to get past the input's shape.
+        "dictionaries": {
+            "periods": {"values": [PERIOD_NUMBER]},
+            "telescopes": {"values": ["UT1", UT1_ID]},
+            "instruments": {"values": ["FORS2", "KMOS", "UVES", 1]},
+        },
+        "parameters": {
+            "body.period": {"dictionary": "periods", "probability": 0.5},
+            "body.telescope": {"dictionary": "telescopes", "probability": 0.5},
+            "body.instrument": {"dictionary": "instruments", "probability": 0.5},
+            "path.id": DRAFT_ID,
+            "path.target_id": TARGET_ID,
+            "path.run_id": RUN_ID,
+            "path.coi_id": COI_ID,
+            "path.figure_id": FIGURE_ID,
+            "path.number": PERIOD_NUMBER,
+        },
+        "operations": [
+            {"include-path-regex": "^/api/v1/telescopes/", "parameters": {"path.id": UT1_ID}},
+            {"include-path-regex": "/withdraw/$", "parameters": {"path.id": SUBMITTED_ID}},
+        ],
+    }
+)
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def seed_world() -> None:
+    """Paranal's telescopes, two periods, a PI with a full draft and a submitted proposal."""
+    call_command("loaddata", "paranal", verbosity=0)
+    period = PeriodFactory.create(number=PERIOD_NUMBER)
+    PeriodFactory.create(number=PERIOD_NUMBER - 1)
+    pi = UserFactory.create(username="pi", email="pi@example.org")
+    Token.objects.create(user=pi, key=TOKEN)
+    coi_user = UserFactory.create(username="coi", email="coi@example.org")
+    draft = complete_proposal(id=DRAFT_ID, pi=pi, period=period, title="Seeded draft")
+    ut1 = Telescope.objects.get(pk=UT1_ID)
+    target = TargetFactory.create(
+        id=TARGET_ID, proposal=draft, name="NGC 253", ra_deg=11.888, dec_deg=-25.288
+    )
+    kmos = Instrument.objects.get(telescope=ut1, name="KMOS")
+    RunFactory.create(
+        id=RUN_ID, proposal=draft, letter="B", telescope=ut1, instrument=kmos, targets=[target]
+    )
+    CoInvestigator.objects.create(id=COI_ID, proposal=draft, user=coi_user, email=coi_user.email)
+    CoInvestigator.objects.create(proposal=draft, email="invited@example.org")
+    figure = Figure(id=FIGURE_ID, proposal=draft, image_format="png", caption="Finding chart")
+    figure.image.save("chart.png", ContentFile(png_bytes()), save=True)
+    complete_proposal(id=SUBMITTED_ID, pi=pi, period=period, title="Seeded submitted")
+    Proposal.objects.filter(pk=SUBMITTED_ID).update(
+        status=ProposalStatus.SUBMITTED, programme_number=1, programme_id="119.C-0001"
+    )
+    # Someone else's proposal: never reachable with the PI's token.
+    ProposalFactory.create(period=period, pi=UserFactory.create(username="stranger"))
+    seeded = Proposal.objects.filter(pk__in=[DRAFT_ID, SUBMITTED_ID])
+    assert {p.version for p in seeded} == {int(CURRENT_ETAG.strip('"'))}, "CURRENT_ETAG is stale"
+
+
+APP = get_wsgi_application()
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", APP, config=CONFIG)
+
+
+@schema.hook
+def flatmap_headers(context: Any, headers: dict[str, Any] | None) -> st.SearchStrategy[Any]:
+    """Most generated If-Match values are stale, and a stale one stops every write at its 412
+    before the input is read: send the seeded proposals' current ETag as often."""
+    if not headers or "If-Match" not in headers:
+        return st.just(headers)
+    return st.sampled_from([CURRENT_ETAG, headers["If-Match"]]).map(
+        lambda value: {**headers, "If-Match": value}
+    )
+
+
+@pytest.fixture
+def world(db: None) -> None:
+    seed_world()
+
+
+@pytest.fixture
+def in_process() -> Iterator[None]:
+    """Serve requests like Django's test client: Django closes "obsolete" connections at the
+    end of every request, which inside the test's transaction would close or poison it."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def server_errors() -> Iterator[list[str]]:
+    """Tracebacks of the exceptions behind 500 answers, printed next to schemathesis' report."""
+    seen: list[str] = []
+
+    def record(sender: Any, request: Any = None, **kwargs: Any) -> None:
+        seen.append(f"{request.method} {request.get_full_path()}\n{traceback.format_exc()}")
+
+    got_request_exception.connect(record, weak=False)
+    yield seen
+    got_request_exception.disconnect(record)
+
+
+@dataclass
+class Answers:
+    """The statuses one operation answered, over all its examples."""
+
+    label: str = ""
+    statuses: Counter[int] = field(default_factory=Counter)
+    failed: bool = False
+
+
+@pytest.fixture
+def answers() -> Iterator[Answers]:
+    """After the last example: the pinned ids did name seeded objects. If every answer were a
+    401 or a 404 the run would pass without ever reaching the code behind the operation."""
+    seen = Answers()
+    yield seen
+    if seen.statuses and not seen.failed:
+        assert set(seen.statuses) - {401, 404}, (
+            f"{seen.label}: every answer was 401 or 404 ({dict(seen.statuses)}): the path ids "
+            "pinned in CONFIG name no seeded object, or the token is not the seeded PI's."
+        )
+
+
+def summarize(label: str, failure: BaseException) -> None:
+    """One line per distinct failure, for the summary at the end of the session (conftest)."""
+    found = failure.exceptions if isinstance(failure, BaseExceptionGroup) else (failure,)
+    for item in found:
+        code = getattr(item, "code", type(item).__name__)
+        title = getattr(item, "title", str(item).splitlines()[0] if str(item) else "")
+        FAILURES.setdefault(label, set()).add(f"{code} {title}")
+
+
+@schema.parametrize()
+# The fixtures are set up once per operation on purpose: the savepoint resets every example.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_api_operation_conforms_to_its_schema(
+    case: schemathesis.Case,
+    world: None,
+    in_process: None,
+    server_errors: list[str],
+    answers: Answers,
+) -> None:
+    answers.label = case.operation.label
+    savepoint = transaction.savepoint()
+    try:
+        response = case.call()
+        answers.statuses[response.status_code] += 1
+        case.validate_response(response, checks=CHECKS)
+    except (Exception, BaseExceptionGroup) as failure:  # schemathesis raises a group of failures
+        answers.failed = True
+        summarize(case.operation.label, failure)
+        if server_errors:
+            print("\nServer-side traceback of the last 500:\n" + server_errors[-1])
+        raise
+    finally:
+        transaction.savepoint_rollback(savepoint)
+        server_errors.clear()

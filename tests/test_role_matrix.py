@@ -1,0 +1,526 @@
+"""Who gets what: every URL pattern of the project × every role, with the expected status.
+
+The tables below have one entry per URL pattern, with a line per method (GET, and the writes
+the pattern serves) and a column per role. Every pattern of the root URLconf must have its
+entry, and every method of an API view its line: a new page or endpoint without one fails
+``test_every_url_pattern_has_a_row_in_the_role_matrix`` with its pattern named, so nothing
+ships without deciding who may use it.
+
+Each request runs against a freshly seeded world (a PI's complete draft with two targets, a run,
+two accepted co-investigators and a figure; a submitted proposal; a pending invitation) inside
+a savepoint rolled back afterwards, and a refused request must leave every row of the database
+as it was.
+
+Columns: anonymous, owner PI, co-investigator (linked, accepted), another astronomer,
+reviewer, operator, staff (the staff role, also Django staff as ``seed_demo`` makes them).
+Values: an HTTP status; ``LOGIN`` is a 302 to ``/accounts/login/``, ``ADMIN_LOGIN`` a 302 to
+the admin's login page, ``SHOWN`` a 200 that shows a refusal and writes nothing.
+"""
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+from dataflow.accounts.models import Role
+from dataflow.api import router
+from dataflow.observatory.models import Telescope
+from proposals.models import CoInvestigator, Figure, Proposal, ProposalStatus
+from tests.factories import PeriodFactory, TargetFactory, UserFactory, complete_proposal
+
+LOGIN = "login"  # 302 to /accounts/login/?next=...
+ADMIN_LOGIN = "admin-login"  # 302 to /admin/login/?next=...
+SHOWN = "200, refused"  # 200 with the refusal on the page, and nothing written
+Status = int | str
+
+
+class E(NamedTuple):
+    """Expected status per role, in the tables' column order."""
+
+    anonymous: Status
+    pi: Status
+    coi: Status
+    other: Status
+    reviewer: Status
+    operator: Status
+    staff: Status
+
+
+ROLES = E._fields
+GET, POST, PUT, PATCH, DELETE = "GET", "POST", "PUT", "PATCH", "DELETE"
+
+# fmt: off
+# Pages, and the endpoints outside the router. <pk> is the PI's draft (for withdraw: the
+# submitted proposal). Writes send an empty form (an empty JSON object under /api/): who may
+# not write is refused before the input is even read; allowed roles get their form back (200)
+# or a 400.
+PATTERNS: dict[str, dict[str, E]] = {
+    #                                  anon   PI   Co-I other  rev   op  staff
+    "": {GET:                        E(302,   302, 302, 302,  302,  302, 302)},
+    "favicon.ico": {GET:             E(302,   302, 302, 302,  302,  302, 302)},
+    "accounts/login/": {
+        GET:                         E(200,   200, 200, 200,  200,  200, 200),
+        POST:                        E(200,   200, 200, 200,  200,  200, 200)},
+    "accounts/logout/": {
+        GET:                         E(405,   405, 405, 405,  405,  405, 405),
+        POST:                        E(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)},
+    "accounts/signup/": {
+        GET:                         E(200,   200, 200, 200,  200,  200, 200),
+        POST:                        E(200,   200, 200, 200,  200,  200, 200)},
+    "accounts/profile/": {
+        GET:                         E(LOGIN, 200, 200, 200,  200,  200, 200),
+        POST:                        E(LOGIN, 200, 200, 200,  200,  200, 200)},
+    "proposals/": {GET:              E(LOGIN, 200, 200, 200,  200,  200, 200)},
+    # Only astronomers open proposals.
+    "proposals/new/": {
+        GET:                         E(LOGIN, 200, 200, 200,  403,  403, 403),
+        POST:                        E(LOGIN, 200, 200, 200,  403,  403, 403)},
+    # Not an investigator: 404, never revealing that the proposal exists. Staff read every
+    # proposal (the edit page too, read-only) and edit none.
+    "proposals/<pk>/": {GET:         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "proposals/<pk>/edit/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200),
+        POST:                        E(LOGIN, 200, 200, 404,  404,  404, 403)},
+    "proposals/<pk>/targets/add/": {
+        GET:                         E(LOGIN, 405, 405, 405,  405,  405, 405),
+        POST:                        E(LOGIN, 200, 200, 404,  404,  404, 403)},
+    "proposals/<pk>/targets/<target_id>/edit/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200),
+        POST:                        E(LOGIN, 200, 200, 404,  404,  404, 403)},
+    "proposals/<pk>/targets/<target_id>/delete/": {
+        POST:                        E(LOGIN, 302, 302, 404,  404,  404, 403)},
+    "proposals/<pk>/runs/add/": {
+        POST:                        E(LOGIN, 200, 200, 404,  404,  404, 403)},
+    "proposals/<pk>/runs/<run_id>/edit/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200),
+        POST:                        E(LOGIN, 200, 200, 404,  404,  404, 403)},
+    "proposals/<pk>/runs/<run_id>/delete/": {
+        POST:                        E(LOGIN, 302, 302, 404,  404,  404, 403)},
+    "proposals/<pk>/runs/<run_id>/visibility.png": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "proposals/<pk>/investigators/add/": {
+        POST:                        E(LOGIN, 200, 200, 404,  404,  404, 403)},
+    "proposals/<pk>/investigators/<coi_id>/remove/": {
+        POST:                        E(LOGIN, 302, 302, 404,  404,  404, 403)},
+    "proposals/<pk>/figures/add/": {
+        POST:                        E(LOGIN, 200, 200, 404,  404,  404, 403)},
+    "proposals/<pk>/figures/<figure_id>/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "proposals/<pk>/figures/<figure_id>/delete/": {
+        POST:                        E(LOGIN, 302, 302, 404,  404,  404, 403)},
+    "proposals/<pk>/verify/": {GET:  E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "proposals/<pk>/pdf/": {GET:     E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    # Only the PI submits (the empty form is shown back with its error) and withdraws.
+    "proposals/<pk>/submit/": {
+        POST:                        E(LOGIN, 200, 403, 404,  404,  404, 403)},
+    "proposals/<pk>/withdraw/": {
+        POST:                        E(LOGIN, 302, 403, 404,  404,  404, 403)},
+    # The invitation is for the other astronomer's address: only that account accepts it.
+    "proposals/invitations/<token>/accept/": {
+        GET:                         E(LOGIN, 200, 200, 200,  200,  200, 200),
+        POST:                        E(LOGIN, SHOWN, SHOWN, 302, SHOWN, SHOWN, SHOWN)},
+    # The staff's list of a period's proposals is for staff only (the bare URL redirects to
+    # the current period).
+    "proposals/staff/": {GET:        E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    "proposals/staff/periods/<number>/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "api/v1/token/": {
+        GET:                         E(405,   405, 405, 405,  405,  405, 405),
+        POST:                        E(400,   400, 400, 400,  400,  400, 400)},
+    "api/v1/profile/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200),
+        PATCH:                       E(401,   200, 200, 200,  200,  200, 200)},
+    "api/schema/": {GET:             E(200,   200, 200, 200,  200,  200, 200)},
+    "api/docs/": {GET:               E(200,   200, 200, 200,  200,  200, 200)},
+    # Whatever no API view matches (a typo, a non-numeric id) is a JSON 404 for everyone.
+    "api/<unknown>": {GET:           E(404,   404, 404, 404,  404,  404, 404)},
+}
+
+# The DRF router's patterns under /api/v1/, with a Bearer token. Writes send an empty JSON body
+# (a multipart one for figures). Each entry also stands for the router's ``.<format>`` variant
+# of the pattern, requested as ``.json`` with the same expectations.
+ROUTER: dict[str, dict[str, E]] = {
+    #                                  anon   PI   Co-I other  rev   op  staff
+    "": {GET:                        E(401,   200, 200, 200,  200,  200, 200)},
+    "periods/": {GET:                E(401,   200, 200, 200,  200,  200, 200)},
+    "periods/<number>/": {GET:       E(401,   200, 200, 200,  200,  200, 200)},
+    "telescopes/": {GET:             E(401,   200, 200, 200,  200,  200, 200)},
+    "telescopes/<pk>/": {GET:        E(401,   200, 200, 200,  200,  200, 200)},
+    # Everyone lists their own proposals (staff: all); only astronomers open one.
+    "proposals/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200),
+        POST:                        E(401,   400, 400, 400,  403,  403, 403)},
+    "proposals/<pk>/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PATCH:                       E(401,   200, 200, 404,  404,  404, 403)},
+    "proposals/<pk>/targets/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "proposals/<pk>/targets/<target_id>/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403),
+        PATCH:                       E(401,   200, 200, 404,  404,  404, 403),
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "proposals/<pk>/runs/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "proposals/<pk>/runs/<run_id>/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403),
+        PATCH:                       E(401,   200, 200, 404,  404,  404, 403),
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "proposals/<pk>/coinvestigators/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "proposals/<pk>/coinvestigators/<coi_id>/": {
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "proposals/<pk>/figures/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "proposals/<pk>/figures/<figure_id>/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "proposals/<pk>/verify/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   200, 200, 404,  404,  404, 200)},
+    "proposals/<pk>/pdf/": {GET:     E(401,   200, 200, 404,  404,  404, 200)},
+    # Only the PI submits and withdraws.
+    "proposals/<pk>/submit/": {
+        POST:                        E(401,   200, 403, 404,  404,  404, 403)},
+    "proposals/<pk>/withdraw/": {
+        POST:                        E(401,   200, 403, 404,  404,  404, 403)},
+}
+
+# Every pattern of the ``admin:`` namespace is covered by this rule: the admin's index and each
+# registered model's changelist are requested; Django staff only.
+ADMIN: dict[str, E] = {
+    GET: E(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
+}
+# fmt: on
+
+API_PREFIX = "api/v1/"
+FORMAT_SUFFIX = ".<format>/?"
+
+
+def matrix() -> dict[str, dict[str, E]]:
+    """Every pattern of the tables, the router's with their format-suffix variants."""
+    rows = dict(PATTERNS)
+    for pattern, methods in ROUTER.items():
+        rows[API_PREFIX + pattern] = methods
+        if not router.include_format_suffixes:
+            continue
+        if pattern == "":
+            rows[API_PREFIX + "<format>"] = methods  # the API root's suffix: /api/v1/.json
+        else:
+            rows[API_PREFIX + pattern.removesuffix("/") + FORMAT_SUFFIX] = methods
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The URLconf, walked
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pattern:
+    route: str  # readable: "proposals/<pk>/edit/", "api/v1/proposals/<pk>.<format>/?"
+    namespace: str
+    methods: frozenset[str]  # those of a DRF view; empty where they cannot be read
+
+
+def readable(regex_or_route: str) -> str:
+    """A route or a router's regex in one readable form: named groups become ``<name>``."""
+    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", regex_or_route)
+    text = re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", text)  # converters: <int:pk> -> <pk>
+    return text.replace("^", "").replace("$", "").replace("\\.", ".")
+
+
+def drf_methods(callback: Any) -> frozenset[str]:
+    """The methods a DRF view serves (a viewset's mapped actions, an APIView's handlers)."""
+    if actions := getattr(callback, "actions", None):
+        methods = set(actions)
+    elif isinstance(cls := getattr(callback, "cls", None), type) and issubclass(cls, APIView):
+        methods = {m for m in cls.http_method_names if hasattr(cls, m)}
+    else:
+        return frozenset()
+    return frozenset(m.upper() for m in methods - {"head", "options"})
+
+
+def url_patterns(resolver: URLResolver | None = None) -> Iterator[Pattern]:
+    """Every leaf pattern of the URLconf, recursing into includes (the router's too)."""
+
+    def walk(node: URLResolver, prefix: str, namespace: str) -> Iterator[Pattern]:
+        for entry in node.url_patterns:
+            route = prefix + readable(str(entry.pattern))
+            if isinstance(entry, URLResolver):
+                inner = ":".join(n for n in (namespace, entry.namespace) if n)
+                yield from walk(entry, route, inner)
+            elif isinstance(entry, URLPattern):
+                yield Pattern(route, namespace, drf_methods(entry.callback))
+
+    yield from walk(resolver or get_resolver(), "", "")
+
+
+def unaccounted(patterns: list[Pattern], rows: dict[str, dict[str, E]]) -> list[str]:
+    """Patterns without a row, and API methods without a line; the admin's patterns are
+    covered by the rule for its namespace."""
+    missing = set()
+    for p in patterns:
+        if p.namespace == "admin":
+            continue
+        if p.route not in rows:
+            missing.add(p.route)
+        for method in sorted(p.methods - set(rows.get(p.route, {}))):
+            missing.add(f"{p.route} {method}")
+    return sorted(missing)
+
+
+def assert_every_pattern_has_a_row(patterns: list[Pattern], rows: dict[str, dict[str, E]]) -> None:
+    missing = unaccounted(patterns, rows)
+    stale = sorted(set(rows) - {p.route for p in patterns})
+    assert not missing, "URL patterns without a row in the role matrix:\n" + "\n".join(missing)
+    assert not stale, "Rows of the role matrix naming no URL pattern:\n" + "\n".join(stale)
+
+
+# ---------------------------------------------------------------------------------------------
+# The world and the requests
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    users: dict[str, User | None]
+    draft: Proposal
+    submitted: Proposal
+    ids: dict[str, str]
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    period = PeriodFactory.create()
+    pi = UserFactory.create(username="pi")
+    coi = UserFactory.create(username="coi")
+    other = UserFactory.create(username="other")
+    staff = UserFactory.create(username="staff", roles=[Role.STAFF])
+    User.objects.filter(pk=staff.pk).update(is_staff=True, is_superuser=True)  # as seed_demo
+    users: dict[str, User | None] = {
+        "anonymous": None,
+        "pi": pi,
+        "coi": coi,
+        "other": other,
+        "reviewer": UserFactory.create(username="reviewer", roles=[Role.REVIEWER]),
+        "operator": UserFactory.create(username="operator", roles=[Role.OPERATOR]),
+        "staff": User.objects.get(pk=staff.pk),
+    }
+    draft = complete_proposal(pi=pi, period=period, title="The draft")
+    target = TargetFactory.create(proposal=draft, name="NGC 253", ra_deg=11.888, dec_deg=-25.288)
+    run = draft.runs.get()
+    run.targets.add(target)
+    CoInvestigator.objects.create(proposal=draft, user=coi, email=coi.email)
+    # The co-investigator removed in the matrix is a third person: removing oneself succeeds
+    # and leaves nothing to answer with but a 404 (see the report in issue 8's notes).
+    carla = UserFactory.create(username="carla")
+    removable = CoInvestigator.objects.create(proposal=draft, user=carla, email=carla.email)
+    invitation = CoInvestigator.objects.create(proposal=draft, email=other.email)
+    figure = Figure(proposal=draft, image_format="png", caption="Finding chart")
+    figure.image.save("chart.png", ContentFile(png_bytes()), save=True)
+    submitted = complete_proposal(pi=pi, period=period, title="The submitted one")
+    CoInvestigator.objects.create(proposal=submitted, user=coi, email=coi.email)
+    Proposal.objects.filter(pk=submitted.pk).update(
+        status=ProposalStatus.SUBMITTED, programme_number=1, programme_id="119.C-0001"
+    )
+    return World(
+        users=users,
+        draft=draft,
+        submitted=submitted,
+        ids={
+            "target_id": str(target.pk),
+            "run_id": str(run.pk),
+            "coi_id": str(removable.pk),
+            "figure_id": str(figure.pk),
+            "number": str(period.number),
+            "token": str(invitation.invitation_token),
+            "telescope": str(Telescope.objects.get(name="UT1").pk),
+            "unknown": "v1/no-such-thing/",
+        },
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Who may fetch a PDF or a plot is the question here, not how it is drawn (seconds each)."""
+    stub_pdf, stub_png = (lambda pk: b"%PDF-1.4 stub"), (lambda run: b"\x89PNG stub")
+    monkeypatch.setattr("proposals.pdf.render_proposal_pdf", stub_pdf, raising=False)
+    monkeypatch.setattr("proposals.views.run_visibility_png", stub_png, raising=False)
+
+
+def url_for(route: str, world: World) -> str:
+    """A concrete URL for a pattern of the tables, naming the world's objects."""
+    if route == API_PREFIX + "<format>":
+        return f"/{API_PREFIX}.json"
+    # <pk> is the PI's draft, but the submitted proposal where the PI withdraws.
+    proposal = world.submitted if "/withdraw" in route else world.draft
+    values = {**world.ids, "pk": str(proposal.pk), "format": "json"}
+    if route.startswith(f"{API_PREFIX}telescopes/"):
+        values["pk"] = world.ids["telescope"]
+    path = re.sub(r"<(\w+)>", lambda m: values[m.group(1)], route)
+    return "/" + path.removesuffix("/?")
+
+
+def client_for(route: str, user: User | None) -> Client:
+    client = APIClient() if route.startswith("api/") else Client()
+    client.raise_request_exception = False  # a crash is a 500 in the table, as users see it
+    if user is None:
+        return client
+    if isinstance(client, APIClient):
+        token = Token.objects.get_or_create(user=user)[0]
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    else:
+        client.force_login(user)
+    return client
+
+
+def send(client: Client, method: str, route: str, url: str) -> Any:
+    if method == GET:
+        return client.get(url)
+    if not route.startswith("api/") or ("/figures/" in route and method == POST):
+        return client.generic(method, url, b"", "application/x-www-form-urlencoded")
+    return client.generic(method, url, b"{}", "application/json")
+
+
+def database_state() -> list[tuple[str, list[dict[str, Any]]]]:
+    """Every row a request could touch (sessions and login times aside)."""
+    labels = {"proposals", "accounts", "observatory", "authtoken", "auth"}
+    state = []
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.app_label in labels:
+            rows = list(model._default_manager.order_by("pk").values())
+            for row in rows:
+                row.pop("last_login", None)
+            state.append((model._meta.label, rows))
+    return state
+
+
+def outcome(response: Any) -> Status:
+    location = response.headers.get("Location", "")
+    if response.status_code == 302 and location.startswith("/accounts/login/"):
+        return LOGIN
+    if response.status_code == 302 and location.startswith("/admin/login/"):
+        return ADMIN_LOGIN
+    return int(response.status_code)
+
+
+REFUSED = {401, 403, 404, 405, LOGIN, ADMIN_LOGIN, SHOWN}
+
+
+def check(world: World, route: str, method: str, url: str, expected: E) -> list[str]:
+    """The request as every role; a line per role that does not get what the row says."""
+    problems = []
+    for role, want in zip(ROLES, expected, strict=True):
+        client = client_for(route, world.users[role])
+        before = database_state()
+        savepoint = transaction.savepoint()
+        try:
+            got = outcome(send(client, method, route, url))
+            changed = want in REFUSED and database_state() != before
+        finally:
+            transaction.savepoint_rollback(savepoint)
+        if want == SHOWN and got == 200:
+            got = SHOWN
+        if got != want:
+            problems.append(f"{role}: expected {want}, got {got}")
+        elif changed:
+            problems.append(f"{role}: refused with {got}, but the database changed")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+def lines_of(error: BaseException) -> list[str]:
+    return [line.strip() for line in str(error).splitlines()]
+
+
+def test_every_url_pattern_has_a_row_in_the_role_matrix() -> None:
+    assert_every_pattern_has_a_row(list(url_patterns()), matrix())
+
+
+def test_a_url_pattern_missing_from_the_matrix_fails_the_check_by_its_name(
+    settings: Any,
+) -> None:
+    # given: the project's URLconf plus a page nobody decided about
+    settings.ROOT_URLCONF = "tests.urls_with_unlisted_page"
+    # when
+    with pytest.raises(AssertionError) as failure:
+        assert_every_pattern_has_a_row(list(url_patterns()), matrix())
+    # then
+    assert "proposals/<pk>/secret-export/" in lines_of(failure.value)
+
+
+def test_an_api_method_missing_from_the_matrix_fails_the_check_by_its_name() -> None:
+    # given: the table without the line for DELETE on a target
+    rows = matrix()
+    target = f"{API_PREFIX}proposals/<pk>/targets/<target_id>/"
+    rows[target] = {m: e for m, e in rows[target].items() if m != DELETE}
+    # when
+    with pytest.raises(AssertionError) as failure:
+        assert_every_pattern_has_a_row(list(url_patterns()), rows)
+    # then
+    assert f"{target} DELETE" in lines_of(failure.value)
+
+
+def test_a_row_naming_no_pattern_fails_the_check_by_its_name() -> None:
+    # given
+    rows = {**matrix(), "proposals/<pk>/gone/": {GET: E(LOGIN, 404, 404, 404, 404, 404, 404)}}
+    # when
+    with pytest.raises(AssertionError) as failure:
+        assert_every_pattern_has_a_row(list(url_patterns()), rows)
+    # then
+    assert "proposals/<pk>/gone/" in lines_of(failure.value)
+
+
+ROWS = [(route, method) for route, methods in matrix().items() for method in methods]
+
+
+@pytest.mark.parametrize(("route", "method"), ROWS, ids=[f"{m} /{r}" for r, m in ROWS])
+def test_role_matrix(world: World, route: str, method: str) -> None:
+    # given
+    url = url_for(route, world)
+    # when
+    problems = check(world, route, method, url, matrix()[route][method])
+    # then
+    assert not problems, f"{method} {url}:\n" + "\n".join(problems)
+
+
+def test_role_matrix_admin(world: World) -> None:
+    # given: the admin's index and every registered model's changelist
+    urls = ["/admin/"] + [
+        f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        for model in admin.site._registry
+    ]
+    # when
+    problems = [
+        f"{url} {line}" for url in urls for line in check(world, "admin/", GET, url, ADMIN[GET])
+    ]
+    # then
+    assert not problems, "\n".join(problems)
