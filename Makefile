@@ -44,6 +44,7 @@ worker: $(VENV)/.installed
 benchmarks: $(VENV)/.installed
 	$(PY) -m benchmarks.ranking
 	$(PY) -m benchmarks.long_term_scheduling
+	$(PY) -m benchmarks.review_assignment
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var staticfiles

@@ -3,6 +3,7 @@
 from rest_framework.routers import DefaultRouter
 
 from proposals.api.views import PeriodViewSet, ProposalViewSet, TelescopeViewSet
+from proposals.review import api as review_api
 
 
 class Router(DefaultRouter):
@@ -16,3 +17,4 @@ router = Router()
 router.register("periods", PeriodViewSet, basename="period")
 router.register("telescopes", TelescopeViewSet, basename="telescope")
 router.register("proposals", ProposalViewSet, basename="proposal")
+review_api.register(router)

@@ -74,3 +74,12 @@ def may_edit_proposal(user: AnyUser, proposal: "Proposal") -> bool:
 def may_change_proposal_status(user: AnyUser, proposal: "Proposal") -> bool:
     """Only the PI submits and withdraws."""
     return user.is_authenticated and proposal.pi_id == user.pk
+
+
+def is_reviewer(user: AnyUser) -> bool:
+    return Role.REVIEWER.value in user_roles(user)
+
+
+def may_manage_review(user: AnyUser) -> bool:
+    """Staff run the review: panels, assignments, overrides, allocation."""
+    return is_staff_member(user)

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dataflow import views as project_views
@@ -8,10 +7,11 @@ from dataflow.accounts.api import views as accounts_api
 from dataflow.api import router
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="proposals:mine", permanent=False), name="home"),
+    path("", project_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("dataflow.accounts.urls")),
     path("proposals/", include("proposals.urls")),
+    path("review/", include("proposals.review.urls")),
     path("api/v1/profile/", accounts_api.ProfileAPIView.as_view(), name="api-profile"),
     path("api/v1/", include(router.urls)),
     path("api/v1/token/", accounts_api.ApiTokenView.as_view(), name="api-token"),

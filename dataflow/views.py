@@ -14,7 +14,7 @@ from django.http import (
     JsonResponse,
 )
 from django.templatetags.static import static
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
@@ -86,3 +86,15 @@ def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico whatever the page links: send them to the static icon."""
     # Not permanent: the static URL carries a content hash in production.
     return HttpResponseRedirect(static("favicon.svg"))
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Every role lands where its next task is: staff on the review overview, reviewers on
+    their assignments, astronomers (and anyone else) on their proposals."""
+    from dataflow.permissions import is_reviewer, is_staff_member
+
+    if is_staff_member(request.user):
+        return HttpResponseRedirect(reverse("review:overview"))
+    if is_reviewer(request.user):
+        return HttpResponseRedirect(reverse("review:home"))
+    return HttpResponseRedirect(reverse("proposals:mine"))

@@ -22,6 +22,7 @@ from proposals.models import (
     ProposalEvent,
     Target,
 )
+from proposals.review.models import ReviewEvent, ReviewSetup, TelescopeAvailability
 
 
 @admin.register(Period)
@@ -149,3 +150,31 @@ class ProposalEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["proposal", "actor"]
     search_fields = ["proposal__programme_id", "proposal__title", "actor__username"]
     date_hierarchy = "at"
+
+
+# --- review configuration: data staff edit (the review's actions go through its services) ---
+
+
+@admin.register(ReviewSetup)
+class ReviewSetupAdmin(admin.ModelAdmin):
+    list_display = [
+        "period", "reviewers_per_proposal", "distributed_below_hours", "triage_share",
+        "review_deadline", "started_at",
+    ]  # fmt: skip
+    readonly_fields = ["started_at"]
+
+
+@admin.register(TelescopeAvailability)
+class TelescopeAvailabilityAdmin(admin.ModelAdmin):
+    """Technical and closed nights per telescope and period: the time offered to a call."""
+
+    list_display = ["period", "telescope", "technical_nights", "closed_nights"]
+    list_filter = ["period", "telescope"]
+
+
+@admin.register(ReviewEvent)
+class ReviewEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Who did what in the review (assignments, conflicts, decisions): the audit trail."""
+
+    list_display = ["at", "period", "action", "proposal", "actor", "note"]
+    list_filter = ["period", "action"]

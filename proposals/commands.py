@@ -41,6 +41,7 @@ class ProposalData(_Command):
     category: Maybe[str] = UNSET
     proposal_type: Maybe[str] = UNSET
     scientific_justification: Maybe[str] = UNSET
+    keywords: Maybe[list[str]] = UNSET
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -65,6 +65,11 @@ class ProposalForm(forms.Form):
     scientific_justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10}), required=False
     )
+    keywords = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Comma separated, e.g. 'exoplanets, transits': matched to reviewers' expertise.",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     TEXT_FIELDS = ("title", "abstract", "category", "proposal_type", "scientific_justification")
@@ -72,10 +77,12 @@ class ProposalForm(forms.Form):
     @classmethod
     def for_proposal(cls, proposal: Proposal) -> "ProposalForm":
         initial = {name: getattr(proposal, name) for name in cls.TEXT_FIELDS}
+        initial["keywords"] = ", ".join(proposal.keywords)
         return cls(initial={**initial, "version": proposal.version})
 
     def command(self) -> ProposalData:
-        return ProposalData(**{name: self.cleaned_data[name] for name in self.TEXT_FIELDS})
+        text = {name: self.cleaned_data[name] for name in self.TEXT_FIELDS}
+        return ProposalData(**text, keywords=self.cleaned_data["keywords"].split(","))
 
 
 class ProposalCreateForm(ProposalForm):

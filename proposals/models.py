@@ -76,6 +76,8 @@ class Proposal(models.Model):
         max_length=20, choices=ProposalType.choices, default=ProposalType.NORMAL
     )
     scientific_justification = models.TextField(blank=True)
+    # Sub-fields of the category, lower case; matched against reviewers' declared expertise.
+    keywords = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=20, choices=ProposalStatus.choices, default=ProposalStatus.DRAFT
     )
@@ -242,3 +244,20 @@ class ProposalEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.proposal_id}: {self.old} -> {self.new}"
+
+
+# Review and allocation live in their own module; imported here so Django registers them.
+from proposals.review.models import (  # noqa: E402, F401
+    Assignment,
+    Conflict,
+    LedgerEntry,
+    Panel,
+    PanelGrade,
+    PanelMember,
+    ReviewDelegate,
+    ReviewEvent,
+    ReviewSetup,
+    RunDecision,
+    TelescopeAvailability,
+)
+from proposals.review.models import Review as ProposalReview  # noqa: E402, F401

@@ -83,6 +83,20 @@ def target_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def keywords(values: Any) -> list[str]:
+    """A proposal's keywords: short texts, lower case, unique, sorted (at most 10)."""
+    if isinstance(values, str):
+        values = re.split(r"[,;]", values)
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidInput("Invalid keywords.", {"keywords": ["Give a list of keywords."]})
+    cleaned = sorted({v.strip().lower() for v in values if v.strip()})
+    if len(cleaned) > 10 or any(len(v) > 40 for v in cleaned):
+        raise InvalidInput(
+            "Invalid keywords.", {"keywords": ["At most 10 keywords of at most 40 characters."]}
+        )
+    return cleaned
+
+
 def _by_id_or_name(model: type[Any], ref: Any, **filters: Any) -> Any:
     if isinstance(ref, int) and not isinstance(ref, bool):
         return model.objects.filter(pk=ref, **filters).first() if 0 < ref < 2**63 else None

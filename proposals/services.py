@@ -157,6 +157,7 @@ def proposal_create(
     category: str = "",
     proposal_type: str = "normal",
     scientific_justification: str = "",
+    keywords: list[str] | None = None,
 ) -> Proposal:
     """Open a draft proposal for the period's call; its author becomes the PI."""
     if not may_create_proposal(pi):
@@ -173,6 +174,7 @@ def proposal_create(
         category=category,
         proposal_type=proposal_type,
         scientific_justification=scientific_justification,
+        keywords=rules.keywords(keywords or []),
     )
     _full_clean(proposal, exclude=["final_pdf"])
     proposal.save()
@@ -188,9 +190,11 @@ def proposal_update(
         proposal_id=proposal_id, actor=actor, expected_version=expected_version
     )
     sent = data.sent()
-    bad = [k for k, v in sent.items() if not isinstance(v, str)]
+    bad = [k for k, v in sent.items() if k != "keywords" and not isinstance(v, str)]
     if bad:
         raise InvalidInput("Invalid input.", {k: ["Give a text."] for k in bad})
+    if "keywords" in sent:
+        sent["keywords"] = rules.keywords(sent["keywords"])
     changed = _changed(proposal, sent)
     _full_clean(proposal, exclude=["final_pdf"])
     if changed:

@@ -1,6 +1,7 @@
 """Celery tasks of Phase 1: take IDs, call one service, idempotent."""
 
 from dataflow.celery import app
+from proposals.review import tasks as review_tasks  # noqa: F401  (Celery finds them here)
 from proposals.services import proposal_store_final_pdf
 
 

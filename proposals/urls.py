@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from proposals import views
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("<int:pk>/figures/<int:figure_id>/delete/", views.figure_delete, name="figure_delete"),
     path("<int:pk>/verify/", views.verify, name="verify"),
     path("<int:pk>/pdf/", views.pdf, name="pdf"),
+    path("", include("proposals.review.urls_outcome")),  # outcome, outcome_pdf
     path("<int:pk>/runs/<int:run_id>/visibility.png", views.run_visibility, name="run_visibility"),
     path("<int:pk>/submit/", views.submit, name="submit"),
     path("<int:pk>/withdraw/", views.withdraw, name="withdraw"),

@@ -128,6 +128,7 @@ def create(request: HttpRequest) -> HttpResponse:
                     pi=signed_in(request.user),
                     period=form.cleaned_data["period"],
                     **{name: form.cleaned_data[name] for name in form.TEXT_FIELDS},
+                    keywords=form.cleaned_data["keywords"].split(","),
                 )
             except DomainError as exc:
                 add_domain_errors(form, exc)

@@ -26,6 +26,7 @@ from proposals.models import (
     Period,
     Proposal,
     ProposalEvent,
+    ProposalStatus,
 )
 from tests.factories import (
     InstrumentFactory,
@@ -239,3 +240,90 @@ def test_staff_period_page_queries_do_not_grow_with_proposals_and_runs(
         response = get_ok(client, f"/proposals/staff/periods/{period.number}/")
     assert len(response.context["proposals"]) == 5
     assert ObservingRun.objects.count() == 15
+
+
+# ---------------------------------------------------------------------------------------------
+# Review API
+# ---------------------------------------------------------------------------------------------
+
+
+def _review_world(period: Period, reviewer: User, size: int) -> None:
+    """``size`` proposals in a panel the reviewer sits on, each assigned to them and to a
+    second member, each with a conflict."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from proposals.review.models import Assignment, Conflict, Panel, PanelMember, Review
+
+    panel, _ = Panel.objects.get_or_create(
+        period=period,
+        name="C1",
+        defaults={"category": "C", "deadline": timezone.now() + dt.timedelta(days=9)},
+    )
+    for user in (reviewer, UserFactory.create(roles=[Role.REVIEWER])):
+        PanelMember.objects.get_or_create(panel=panel, user=user)
+    for _ in range(size - Assignment.objects.filter(reviewer=reviewer).count()):
+        proposal = complete_proposal(pi=UserFactory.create(), period=period)
+        mine = Assignment.objects.create(proposal=proposal, reviewer=reviewer, panel=panel)
+        Review.objects.create(assignment=mine, comment_to_pi="draft")
+        other = panel.members.exclude(user=reviewer).last()
+        assert other is not None
+        Assignment.objects.create(proposal=proposal, reviewer=other.user, panel=panel)
+        Conflict.objects.create(
+            proposal=proposal, reviewer=other.user, kind="declared", reason="x", created_by=reviewer
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "who", "queries"),
+    [
+        ("/api/v1/review/assignments/", "reviewer", 3),
+        ("/api/v1/review/panels/", "staff", 5),
+        ("/api/v1/review/conflicts/", "staff", 4),
+    ],
+)
+def test_review_list_api_queries_do_not_grow_with_assignments(
+    period: Period, django_assert_num_queries: Counter, url: str, who: str, queries: int
+) -> None:
+    # given
+    reviewer = UserFactory.create(username="rev", roles=[Role.REVIEWER])
+    staff = UserFactory.create(username="opc", roles=[Role.STAFF])
+    client = bearer(reviewer if who == "reviewer" else staff)
+    _review_world(period, reviewer, 1)
+    with django_assert_num_queries(queries):
+        get_ok(client, url)
+    # when
+    _review_world(period, reviewer, 4)
+    # then
+    with django_assert_num_queries(queries):
+        get_ok(client, url)
+
+
+# ---------------------------------------------------------------------------------------------
+# Review pages
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("page", "queries"), [("home", 5), ("panel", 22), ("overview", 31)])
+def test_review_page_queries_do_not_grow_with_proposals(
+    period: Period, django_assert_num_queries: Counter, page: str, queries: int
+) -> None:
+    # given proposals under review in a panel, assigned to the reviewer and a second member
+    from proposals.review.models import Panel
+
+    reviewer = UserFactory.create(username="rev", roles=[Role.REVIEWER])
+    staff = UserFactory.create(username="opc", roles=[Role.STAFF])
+    client = logged_in(reviewer if page == "home" else staff)
+    for size in (1, 4):
+        _review_world(period, reviewer, size)
+        Proposal.objects.update(status=ProposalStatus.UNDER_REVIEW)
+        panel = Panel.objects.get()
+        url = {
+            "home": "/review/",
+            "panel": f"/review/panels/{panel.pk}/",
+            "overview": f"/review/staff/periods/{period.number}/",
+        }[page]
+        # then the same count for one proposal and for four
+        with django_assert_num_queries(queries):
+            get_ok(client, url)

@@ -40,6 +40,7 @@ from dataflow.accounts.models import Role
 from dataflow.api import router
 from dataflow.observatory.models import Telescope
 from proposals.models import CoInvestigator, Figure, Proposal, ProposalStatus
+from proposals.review.models import Assignment, Conflict, Panel, PanelMember
 from tests.factories import PeriodFactory, TargetFactory, UserFactory, complete_proposal
 
 LOGIN = "login"  # 302 to /accounts/login/?next=...
@@ -124,6 +125,12 @@ PATTERNS: dict[str, dict[str, E]] = {
         POST:                        E(LOGIN, 302, 302, 404,  404,  404, 403)},
     "proposals/<pk>/verify/": {GET:  E(LOGIN, 200, 200, 404,  404,  404, 200)},
     "proposals/<pk>/pdf/": {GET:     E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    # The outcome letter exists once the proposal is decided (the draft has none: 404).
+    "proposals/<pk>/outcome/": {GET: E(LOGIN, 404, 404, 404,  404,  404, 404)},
+    "proposals/<pk>/outcome.pdf": {GET: E(LOGIN, 404, 404, 404, 404, 404, 404)},
+    # Only the PI names who reviews for the team (others see the refusal as a message).
+    "proposals/<pk>/review-delegate/": {
+        POST:                        E(LOGIN, 302, 302, 404,  404,  404, 302)},
     # Only the PI submits (the empty form is shown back with its error) and withdraws.
     "proposals/<pk>/submit/": {
         POST:                        E(LOGIN, 200, 403, 404,  404,  404, 403)},
@@ -138,6 +145,45 @@ PATTERNS: dict[str, dict[str, E]] = {
     "proposals/staff/": {GET:        E(LOGIN, 403, 403, 403,  403,  403, 302)},
     "proposals/staff/periods/<number>/": {
         GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    # Reviewers: their home and their assignments (anyone else's is a 404); the world's
+    # reviewer is assigned to the submitted proposal and chairs its panel.
+    "review/": {GET:                 E(LOGIN, 403, 403, 403,  200,  403, 403)},
+    "review/assignments/<assignment_id>/": {
+        GET:                         E(LOGIN, 404, 404, 404,  200,  404, 404),
+        POST:                        E(LOGIN, 404, 404, 404,  302,  404, 404)},
+    "review/assignments/<assignment_id>/pdf/": {
+        GET:                         E(LOGIN, 404, 404, 404,  200,  404, 404)},
+    "review/assignments/<assignment_id>/conflict/": {
+        POST:                        E(LOGIN, 404, 404, 404,  200,  404, 404)},
+    # The chair's panel page (staff: every panel). The world's proposal is not under review
+    # yet, so it is in no panel's list and its panel grade is a 404 for everyone.
+    "review/panels/<panel_id>/": {GET: E(LOGIN, 404, 404, 404, 200, 404, 200)},
+    "review/panels/<panel_id>/proposals/<proposal_id>/grade/": {
+        POST:                        E(LOGIN, 404, 404, 404,  404,  404, 404)},
+    # Staff run the review.
+    "review/staff/": {GET:           E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    "review/staff/periods/<number>/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "review/staff/periods/<number>/start/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    "review/staff/periods/<number>/panels/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "review/staff/periods/<number>/members/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "review/staff/periods/<number>/assign/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    "review/staff/conflicts/<conflict_id>/override/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "review/staff/periods/<number>/ranking/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "review/staff/periods/<number>/ranking/pressure.png": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "review/staff/periods/<number>/allocation/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "review/staff/assignments/<assignment_id>/move/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    "review/staff/runs/<run_id>/decide/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
     "api/v1/token/": {
         GET:                         E(405,   405, 405, 405,  405,  405, 405),
         POST:                        E(400,   400, 400, 400,  400,  400, 400)},
@@ -192,6 +238,11 @@ ROUTER: dict[str, dict[str, E]] = {
     "proposals/<pk>/figures/<figure_id>/": {
         GET:                         E(401,   200, 200, 404,  404,  404, 200),
         DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "proposals/<pk>/review-delegate/": {
+        PUT:                         E(401,   400, 403, 404,  404,  404, 403)},
+    # The outcome letter exists once the proposal is decided: the draft has none.
+    "proposals/<pk>/outcome/": {
+        GET:                         E(401,   404, 404, 404,  404,  404, 404)},
     "proposals/<pk>/verify/": {
         GET:                         E(401,   200, 200, 404,  404,  404, 200),
         POST:                        E(401,   200, 200, 404,  404,  404, 200)},
@@ -201,6 +252,47 @@ ROUTER: dict[str, dict[str, E]] = {
         POST:                        E(401,   200, 403, 404,  404,  404, 403)},
     "proposals/<pk>/withdraw/": {
         POST:                        E(401,   200, 403, 404,  404,  404, 403)},
+    # Review. <pk>: the reviewer's assignment of the submitted proposal, the panel they chair,
+    # the submitted proposal (its panel grade), a conflict, the draft's run. A reviewer sees
+    # only their own assignments (404 for everyone else, staff too); a panel and its ranking
+    # are for its chair and staff; staff-only operations are 403 for everyone else whatever
+    # the id. Empty bodies: 400 where the operation needs input.
+    "review/assignments/": {GET:     E(401,   200, 200, 200,  200,  200, 200)},
+    "review/assignments/<pk>/": {
+        GET:                         E(401,   404, 404, 404,  200,  404, 404)},
+    "review/assignments/<pk>/review/": {
+        PUT:                         E(401,   404, 404, 404,  400,  404, 404),
+        PATCH:                       E(401,   404, 404, 404,  200,  404, 404)},
+    "review/assignments/<pk>/conflict/": {
+        POST:                        E(401,   404, 404, 404,  400,  404, 404)},
+    "review/assignments/<pk>/pdf/": {
+        GET:                         E(401,   404, 404, 404,  200,  404, 404)},
+    "review/assignments/<pk>/move/": {
+        POST:                        E(401,   403, 403, 403,  403,  403, 400)},
+    "review/panels/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200),
+        POST:                        E(401,   403, 403, 403,  403,  403, 400)},
+    "review/panels/<pk>/members/": {
+        POST:                        E(401,   404, 404, 404,  403,  404, 400)},
+    "review/panels/<pk>/ranking/": {
+        GET:                         E(401,   404, 404, 404,  200,  404, 200)},
+    "review/proposals/<pk>/panel-grade/": {
+        PUT:                         E(401,   404, 404, 404,  400,  404, 400)},
+    "review/periods/<number>/start/": {
+        POST:                        E(401,   403, 403, 403,  403,  403, 200)},
+    "review/periods/<number>/assign/": {
+        POST:                        E(401,   403, 403, 403,  403,  403, 200)},
+    "review/periods/<number>/ranking/": {
+        GET:                         E(401,   403, 403, 403,  403,  403, 200)},
+    "review/periods/<number>/progress/": {
+        GET:                         E(401,   403, 403, 403,  403,  403, 200)},
+    "review/conflicts/": {GET:       E(401,   403, 403, 403,  403,  403, 200)},
+    "review/conflicts/<pk>/override/": {
+        POST:                        E(401,   403, 403, 403,  403,  403, 400)},
+    "review/runs/<pk>/decision/": {
+        POST:                        E(401,   403, 403, 403,  403,  403, 400)},
+    "review/runs/<pk>/ledger/": {
+        GET:                         E(401,   403, 403, 403,  403,  403, 200)},
 }
 
 # Every pattern of the ``admin:`` namespace is covered by this rule: the admin's index and each
@@ -347,11 +439,33 @@ def world(db: None) -> World:
     Proposal.objects.filter(pk=submitted.pk).update(
         status=ProposalStatus.SUBMITTED, programme_number=1, programme_id="119.C-0001"
     )
+    # The reviewer chairs a panel and reviews the submitted proposal (its final PDF stored).
+    submitted.refresh_from_db()
+    submitted.final_pdf.save("119.C-0001.pdf", ContentFile(b"%PDF-1.4 stub"), save=True)
+    reviewer = users["reviewer"]
+    assert reviewer is not None
+    panel = Panel.objects.create(
+        period=period, name="C1", category="C", chair=reviewer, deadline=period.deadline
+    )
+    PanelMember.objects.create(panel=panel, user=reviewer)
+    assignment = Assignment.objects.create(
+        proposal=submitted, reviewer=reviewer, panel=panel, role="primary"
+    )
+    conflict = Conflict.objects.create(
+        proposal=submitted, reviewer=carla, kind="institute", reason="Same institute."
+    )
     return World(
         users=users,
         draft=draft,
         submitted=submitted,
         ids={
+            "assignment": str(assignment.pk),
+            "assignment_id": str(assignment.pk),
+            "panel_id": str(panel.pk),
+            "proposal_id": str(submitted.pk),
+            "conflict_id": str(conflict.pk),
+            "panel": str(panel.pk),
+            "conflict": str(conflict.pk),
             "target_id": str(target.pk),
             "run_id": str(run.pk),
             "coi_id": str(removable.pk),
@@ -372,6 +486,15 @@ def _no_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("proposals.views.run_visibility_png", stub_png, raising=False)
 
 
+REVIEW_PKS = {
+    "assignments": "assignment",
+    "panels": "panel",
+    "proposals": "submitted",
+    "conflicts": "conflict",
+    "runs": "run_id",
+}
+
+
 def url_for(route: str, world: World) -> str:
     """A concrete URL for a pattern of the tables, naming the world's objects."""
     if route == API_PREFIX + "<format>":
@@ -381,6 +504,9 @@ def url_for(route: str, world: World) -> str:
     values = {**world.ids, "pk": str(proposal.pk), "format": "json"}
     if route.startswith(f"{API_PREFIX}telescopes/"):
         values["pk"] = world.ids["telescope"]
+    for prefix, key in REVIEW_PKS.items():
+        if route.startswith(f"{API_PREFIX}review/{prefix}/"):
+            values["pk"] = str(world.submitted.pk) if key == "submitted" else world.ids[key]
     path = re.sub(r"<(\w+)>", lambda m: values[m.group(1)], route)
     return "/" + path.removesuffix("/?")
 

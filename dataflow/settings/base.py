@@ -151,6 +151,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "dataflow.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dataflow.openapi.declare_common_errors",
+    ],
     "TITLE": "Observatory Data Flow System API",
     "DESCRIPTION": "Phase 1 proposals, Phase 2 observation blocks, scheduling and archive.",
     "VERSION": "0.1.0",

@@ -189,11 +189,12 @@ class ProposalDetailSerializer(ProposalListSerializer):
     figures = FigureSerializer(many=True)
     events = EventSerializer(many=True)
     is_editable = serializers.BooleanField()
+    keywords = serializers.ListField(child=serializers.CharField())
 
     class Meta(ProposalListSerializer.Meta):
         fields = [
             *ProposalListSerializer.Meta.fields,
-            "abstract", "scientific_justification", "is_editable",
+            "abstract", "scientific_justification", "keywords", "is_editable",
             "coinvestigators", "targets", "runs", "figures", "events",
         ]  # fmt: skip
 
@@ -227,6 +228,9 @@ class ProposalCreateInput(serializers.Serializer[Any]):
         choices=ProposalType.choices, required=False, default=ProposalType.NORMAL
     )
     scientific_justification = serializers.CharField(required=False, allow_blank=True, default="")
+    keywords = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=10, default=list
+    )
 
 
 class ProposalUpdateInput(serializers.Serializer[Any]):
@@ -237,6 +241,9 @@ class ProposalUpdateInput(serializers.Serializer[Any]):
     category = serializers.ChoiceField(choices=Category.choices, required=False, allow_blank=True)
     proposal_type = serializers.ChoiceField(choices=ProposalType.choices, required=False)
     scientific_justification = serializers.CharField(required=False, allow_blank=True)
+    keywords = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=10
+    )
 
 
 class StrictFloatField(serializers.FloatField):
@@ -370,3 +377,60 @@ class FigureInput(serializers.Serializer[Any]):
 
     image = serializers.FileField(help_text="PNG or JPEG; at most FIGURE_MAX_BYTES.")
     caption = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+# ---------------------------------------------------------------------------------------------
+# The outcome letter (output only; built by proposals.review.outcome.outcome_data)
+# ---------------------------------------------------------------------------------------------
+
+
+class OutcomeRunSerializer(serializers.Serializer[Any]):
+    run = serializers.CharField(help_text="e.g. 119.C-0001(A)")
+    letter = serializers.CharField()
+    telescope = serializers.CharField()
+    instrument = serializers.CharField()
+    mode = serializers.CharField()
+    requested = serializers.CharField()
+    decision = serializers.CharField()
+    rank_class = serializers.CharField(allow_blank=True)
+    allocated_seconds = serializers.IntegerField(allow_null=True)
+    allocated_hours = serializers.FloatField(allow_null=True)
+    allocated_nights = serializers.FloatField(allow_null=True)
+
+
+class OutcomeCommentSerializer(serializers.Serializer[Any]):
+    # "label" is the JSON key by contract; it shadows Field.label, unused on this output.
+    label = serializers.CharField(help_text="Reviewer 1, 2...: never an identity.")  # type: ignore[assignment]
+    text = serializers.CharField()
+
+
+class OutcomeSerializer(serializers.Serializer[Any]):
+    """The letter a proposal's team receives: decisions, time, grade, standing, comments to
+    the PI, and nothing that identifies a reviewer."""
+
+    proposal = serializers.IntegerField()
+    programme_id = serializers.CharField()
+    title = serializers.CharField()
+    period = serializers.IntegerField()
+    status = serializers.CharField()
+    runs = OutcomeRunSerializer(many=True)
+    grade = serializers.FloatField(allow_null=True)
+    quartile = serializers.IntegerField(allow_null=True)
+    quartile_label = serializers.CharField(allow_blank=True)
+    pool = serializers.CharField(allow_blank=True)
+    pool_size = serializers.IntegerField()
+    standing = serializers.CharField(allow_blank=True)
+    comments_to_pi = OutcomeCommentSerializer(many=True)
+
+
+class ReviewDelegateInput(serializers.Serializer[Any]):
+    user = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="User id of an accepted co-investigator; the PI's own id removes the delegation.",
+    )
+
+
+class ReviewDelegateSerializer(serializers.Serializer[Any]):
+    reviewer = serializers.CharField(help_text="Username of who reviews for the team.")
+    delegated = serializers.BooleanField()

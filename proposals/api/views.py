@@ -43,7 +43,7 @@ from rest_framework.response import Response
 from dataflow.accounts.api.serializers import ApiErrorSerializer
 from dataflow.errors import NotAllowed, StaleVersion
 from dataflow.observatory.models import Instrument, Telescope
-from dataflow.permissions import may_create_proposal, signed_in
+from dataflow.permissions import may_change_proposal_status, may_create_proposal, signed_in
 from proposals import services
 from proposals.api import serializers as s
 from proposals.commands import ProposalData, RunData, TargetData
@@ -589,6 +589,42 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             expected_version=expected_version(request),
         )
         return self._proposal_response(pk)
+
+    @extend_schema(
+        request=s.ReviewDelegateInput,
+        responses={200: s.ReviewDelegateSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["put"], url_path="review-delegate")
+    def review_delegate(self, request: Request, pk: str) -> Response:
+        """Distributed peer review: the PI names the co-investigator who reviews on the team's
+        behalf (their own id: the PI reviews)."""
+        from proposals.review.services import review_delegate_set, team_reviewer
+
+        proposal = self._visible(pk)
+        if not may_change_proposal_status(request.user, proposal):
+            raise NotAllowed("Only the PI delegates the team's reviews.")
+        data = s.ReviewDelegateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        delegate = review_delegate_set(
+            proposal_id=proposal.pk,
+            user_id=data.validated_data["user"],
+            actor=signed_in(request.user),
+        )
+        body = {"reviewer": team_reviewer(proposal).username, "delegated": delegate is not None}
+        return Response(s.ReviewDelegateSerializer(body).data)
+
+    @extend_schema(responses={200: s.OutcomeSerializer, **READ_ERRORS})
+    @action(detail=True, methods=["get"])
+    def outcome(self, request: Request, pk: str) -> Response:
+        """The outcome letter once every run is decided (404 before): decisions, rank classes,
+        allocated time, grade, quartile and the comments to the PI; never a reviewer."""
+        from proposals.review.outcome import DECIDED, outcome_data, outcome_for
+
+        proposal = self._visible(pk)
+        if proposal.status not in DECIDED:
+            raise NotFound("The proposal has no outcome yet.")
+        data = s.OutcomeSerializer(outcome_data(outcome_for(proposal))).data
+        return with_etag(Response(data), proposal.version)
 
     @extend_schema(
         responses={(200, "application/pdf"): OpenApiTypes.BINARY, **READ_ERRORS},

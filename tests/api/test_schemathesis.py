@@ -9,28 +9,41 @@ starve the examples after it). Runs in ``make test`` and so in ``.ci/run``; the 
 session lists every operation that failed and how (``tests/api/conftest.py``).
 """
 
+import datetime as dt
 import io
 import os
+import re
 import traceback
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import schemathesis
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.signals import got_request_exception, request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
+from dataflow.accounts.models import Role
 from dataflow.observatory.models import Instrument, Telescope
-from proposals.models import CoInvestigator, Figure, Proposal, ProposalStatus
+from proposals.models import (
+    CoInvestigator,
+    Figure,
+    Period,
+    Proposal,
+    ProposalStatus,
+)
+from proposals.review.models import Assignment, Conflict, Panel, PanelMember, Review
 from tests.api.conftest import FAILURES
 from tests.factories import (
     PeriodFactory,
@@ -58,6 +71,17 @@ COI_ID = 7301
 FIGURE_ID = 7401
 PERIOD_NUMBER = 119
 UT1_ID = 1  # from the paranal fixture
+# Review: the PI also reviews a stranger's proposal under review (as a distributed reviewer
+# would); staff's operations run with a staff token on a panel, a conflict and a run of it.
+STAFF_TOKEN = "fedcba9876543210fedcba9876543210fedcba98"
+UNDER_REVIEW_ID = 7901
+REVIEW_RUN_ID = 7951
+PANEL_ID = 7501
+ASSIGNMENT_ID = 7601
+CONFLICT_ID = 7701
+STAFF_AUTH = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+# Review operations run as staff (the reviewer's own ones as the PI, their reviewer).
+STAFF_PATHS = re.compile(r"^/api/v1/review/(?!assignments/(?!.*/move/$))")
 CURRENT_ETAG = '"1"'  # both seeded proposals are at version 1
 
 CHECKS = [
@@ -98,6 +122,30 @@ CONFIG = schemathesis.Config.from_dict(
         "operations": [
             {"include-path-regex": "^/api/v1/telescopes/", "parameters": {"path.id": UT1_ID}},
             {"include-path-regex": "/withdraw/$", "parameters": {"path.id": SUBMITTED_ID}},
+            {
+                "include-path-regex": "^/api/v1/review/assignments/(?!.*/move/$)",
+                "parameters": {"path.id": ASSIGNMENT_ID},
+            },
+            {
+                "include-path-regex": "^/api/v1/review/assignments/.*/move/$",
+                "parameters": {"path.id": ASSIGNMENT_ID},
+            },
+            {
+                "include-path-regex": "^/api/v1/review/(panels|periods)/",
+                "parameters": {"path.id": PANEL_ID},
+            },
+            {
+                "include-path-regex": "^/api/v1/review/conflicts/",
+                "parameters": {"path.id": CONFLICT_ID},
+            },
+            {
+                "include-path-regex": "^/api/v1/review/proposals/",
+                "parameters": {"path.id": UNDER_REVIEW_ID},
+            },
+            {
+                "include-path-regex": "^/api/v1/review/runs/",
+                "parameters": {"path.id": REVIEW_RUN_ID},
+            },
         ],
     }
 )
@@ -136,8 +184,43 @@ def seed_world() -> None:
     )
     # Someone else's proposal: never reachable with the PI's token.
     ProposalFactory.create(period=period, pi=UserFactory.create(username="stranger"))
+    seed_review(period, pi)
     seeded = Proposal.objects.filter(pk__in=[DRAFT_ID, SUBMITTED_ID])
     assert {p.version for p in seeded} == {int(CURRENT_ETAG.strip('"'))}, "CURRENT_ETAG is stale"
+
+
+def seed_review(period: Period, pi: User) -> None:
+    """A stranger's proposal under review in a panel of category C: the PI reviews it (their
+    draft review saved), a reviewer chairs the panel and is conflicted, staff hold a token."""
+    staff = UserFactory.create(username="opc", roles=[Role.STAFF])
+    Token.objects.create(user=staff, key=STAFF_TOKEN)
+    chair = UserFactory.create(username="chair", roles=[Role.REVIEWER])
+    proposal = ProposalFactory.create(
+        id=UNDER_REVIEW_ID, pi=UserFactory.create(username="rival"), period=period
+    )
+    target = TargetFactory.create(proposal=proposal, name="LMC field")
+    RunFactory.create(id=REVIEW_RUN_ID, proposal=proposal, targets=[target])
+    Proposal.objects.filter(pk=UNDER_REVIEW_ID).update(
+        status=ProposalStatus.UNDER_REVIEW, programme_number=2, programme_id="119.C-0002"
+    )
+    proposal.final_pdf.save("119.C-0002.pdf", ContentFile(b"%PDF-1.4 seeded"), save=False)
+    Proposal.objects.filter(pk=UNDER_REVIEW_ID).update(final_pdf=proposal.final_pdf.name)
+    panel = Panel.objects.create(
+        id=PANEL_ID,
+        period=period,
+        name="C1",
+        category="C",
+        chair=chair,
+        deadline=timezone.now() + dt.timedelta(days=14),
+    )
+    PanelMember.objects.create(panel=panel, user=chair)
+    assignment = Assignment.objects.create(
+        id=ASSIGNMENT_ID, proposal=proposal, reviewer=pi, panel=panel, role="primary"
+    )
+    Review.objects.create(assignment=assignment, grade=Decimal("2.0"), comment_to_pi="Draft.")
+    Conflict.objects.create(
+        id=CONFLICT_ID, proposal=proposal, reviewer=chair, kind="institute", reason="Same place."
+    )
 
 
 APP = get_wsgi_application()
@@ -230,7 +313,7 @@ def test_every_api_operation_conforms_to_its_schema(
     answers.label = case.operation.label
     savepoint = transaction.savepoint()
     try:
-        response = case.call()
+        response = case.call(headers=STAFF_AUTH if STAFF_PATHS.match(case.path) else None)
         answers.statuses[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
     except (Exception, BaseExceptionGroup) as failure:  # schemathesis raises a group of failures

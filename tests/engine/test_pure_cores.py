@@ -61,3 +61,33 @@ def test_core_imports_no_django(package: str) -> None:
     assert out.stdout.strip() == "", (
         f"{package} pulled in Django or the web platform:\n{out.stdout}"
     )
+
+
+# Pure modules living inside a Django app: only the module and its (empty) parent packages
+# may be imported from the app.
+CORE_MODULES = ["proposals.review.optimiser", "proposals.review.grades"]
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_core_module_imports_no_django(module: str) -> None:
+    # given the module imported alone in a fresh interpreter without Django settings
+    own = {module.rsplit(".", k)[0] for k in range(module.count(".") + 1)}
+    code = (
+        "import importlib, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'django', 'rest_framework', 'celery', 'proposals', 'observations', 'archive'} "
+        f"and m not in {own!r})\n"
+        "print(','.join(bad[:5]))\n"
+    )
+    # when
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    # then
+    assert out.stdout.strip() == "", f"{module} pulled in Django or the web platform: {out.stdout}"

@@ -23,6 +23,7 @@ from dataflow.observatory.models import Instrument, Telescope
 from proposals import services
 from proposals.commands import RunData, TargetData
 from proposals.models import Period, Proposal, ProposalStatus
+from proposals.review import demo as review_demo
 
 DEMO_PASSWORD = "demo"
 DEMO_LOGINS = [
@@ -67,6 +68,7 @@ class Command(BaseCommand):
         parser.add_argument("--pis", type=int, default=60, help="How many distinct PIs.")
         parser.add_argument("--period", type=int, default=119, help="Period number.")
         parser.add_argument("--months", type=int, default=6, help="Period length in months.")
+        parser.add_argument("--reviewers", type=int, default=24, help="Panel members.")
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if periods exist.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -80,6 +82,13 @@ class Command(BaseCommand):
             period = self._period(opts["period"], opts["months"])
             users = self._users(rng, opts["pis"])
             n = self._proposals(rng, period, users, opts["proposals"])
+            if not period.panels.exists():
+                review_demo.walk(
+                    period,
+                    staff=User.objects.get(username="staff"),
+                    reviewers=self._reviewers(rng, opts["reviewers"]),
+                    rng=rng,
+                )
         self.stdout.write(
             self.style.SUCCESS(f"Demo period {period}: {n} proposals, {len(users)} PIs.")
         )
@@ -126,25 +135,40 @@ class Command(BaseCommand):
                     user.save(update_fields=["is_staff", "is_superuser"])
         users = [User.objects.get(username="astronomer"), User.objects.get(username="astronomer2")]
         for i in range(n_pis):
-            username = f"pi{i:03d}"
-            existing = User.objects.filter(username=username).first()
-            if existing is not None:
-                user = existing
-            else:
-                institute, country = INSTITUTES[int(rng.integers(len(INSTITUTES)))]
-                user = user_create(
-                    username=username,
-                    email=f"{username}@example.org",
-                    password=DEMO_PASSWORD,
-                    password_hash=password_hash,
-                    roles=[Role.ASTRONOMER],
-                    first_name="PI",
-                    last_name=f"{i:03d}",
-                    institute=institute,
-                    country=country,
-                )
+            user = self._account(rng, f"pi{i:03d}", Role.ASTRONOMER, "PI", password_hash)
             users.append(user)
         return users
+
+    @staticmethod
+    def _account(
+        rng: np.random.Generator, username: str, role: Role, first_name: str, password_hash: str
+    ) -> User:
+        """A demo account (kept if it exists) at an institute drawn from the PIs' ones."""
+        existing = User.objects.filter(username=username).first()
+        if existing is not None:
+            return existing
+        institute, country = INSTITUTES[int(rng.integers(len(INSTITUTES)))]
+        return user_create(
+            username=username,
+            email=f"{username}@example.org",
+            password=DEMO_PASSWORD,
+            password_hash=password_hash,
+            roles=[role],
+            first_name=first_name,
+            last_name=username[-3:],
+            institute=institute,
+            country=country,
+        )
+
+    def _reviewers(self, rng: np.random.Generator, n: int) -> list[User]:
+        """Panel members from the same institutes as the PIs (so real conflicts arise); the
+        demo login ``reviewer`` chairs the first panel."""
+        password_hash = make_password(DEMO_PASSWORD)
+        reviewers = [User.objects.get(username="reviewer")]
+        for i in range(n - 1):
+            user = self._account(rng, f"ref{i:03d}", Role.REVIEWER, "Referee", password_hash)
+            reviewers.append(user)
+        return reviewers
 
     def _proposals(
         self, rng: np.random.Generator, period: Period, users: list[User], n: int
