@@ -100,3 +100,33 @@ def test_real_worker_stores_final_pdf_and_mails_pi(worker, draft):
             break
         time.sleep(0.5)
     assert any(draft.pi.email in m and proposal.programme_id in m for m in mails)
+
+
+def test_real_worker_sends_the_outcome_letter_when_the_last_run_is_decided(worker, draft):
+    proc, mail_dir = worker
+    # given a submitted proposal under review (committed, so the worker sees it)
+    from dataflow.accounts.models import Role
+    from proposals.review.services import review_start, run_decide
+    from tests.factories import UserFactory
+
+    staff = UserFactory.create(username="opc", roles=[Role.STAFF])
+    proposal_submit(proposal_id=draft.pk, actor=draft.pi, queue_final_pdf=False)
+    review_start(period_id=draft.period_id, actor=staff)
+    # when staff approve its only run
+    run_decide(run_id=draft.runs.get().pk, actor=staff, approved=True, rank_class="A", hours=3.0)
+    # then the worker mails the PI the outcome letter with its PDF
+    deadline = time.monotonic() + 180
+    mails: list[str] = []
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"The Celery worker exited:\n{proc.stdout.read()}")
+        mails = [p.read_text(errors="replace") for p in mail_dir.iterdir()]
+        if mails:
+            break
+        time.sleep(0.5)
+    proposal = Proposal.objects.get(pk=draft.pk)
+    assert proposal.status == "approved"
+    assert any(
+        draft.pi.email in m and "outcome" in m.lower() and "application/pdf" in m for m in mails
+    ), mails
+    assert proposal.events.filter(note="outcome sent").count() == 1
