@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from proposals.api.views import PeriodViewSet, ProposalViewSet, TelescopeViewSet
 from proposals.review import api as review_api
+from scheduling import api as schedule_api
 
 
 class Router(DefaultRouter):
@@ -18,3 +19,4 @@ router.register("periods", PeriodViewSet, basename="period")
 router.register("telescopes", TelescopeViewSet, basename="telescope")
 router.register("proposals", ProposalViewSet, basename="proposal")
 review_api.register(router)
+schedule_api.register(router)

@@ -41,6 +41,7 @@ from dataflow.api import router
 from dataflow.observatory.models import Telescope
 from proposals.models import CoInvestigator, Figure, Proposal, ProposalStatus
 from proposals.review.models import Assignment, Conflict, Panel, PanelMember
+from scheduling.models import ScheduleJob, ScheduleVersion
 from tests.factories import PeriodFactory, TargetFactory, UserFactory, complete_proposal
 
 LOGIN = "login"  # 302 to /accounts/login/?next=...
@@ -293,6 +294,18 @@ ROUTER: dict[str, dict[str, E]] = {
         POST:                        E(401,   403, 403, 403,  403,  403, 400)},
     "review/runs/<pk>/ledger/": {
         GET:                         E(401,   403, 403, 403,  403,  403, 200)},
+    # The long-term schedule: staff only (the world's period has a finished job and its
+    # version; an empty body names no solver: 400; a finished job cannot be cancelled: 409).
+    "schedule/periods/<number>/jobs/": {
+        GET:                         E(401,   403, 403, 403,  403,  403, 200),
+        POST:                        E(401,   403, 403, 403,  403,  403, 400)},
+    "schedule/periods/<number>/versions/": {
+        GET:                         E(401,   403, 403, 403,  403,  403, 200)},
+    "schedule/jobs/<job_id>/": {GET: E(401,   403, 403, 403,  403,  403, 200)},
+    "schedule/jobs/<job_id>/cancel/": {
+        POST:                        E(401,   403, 403, 403,  403,  403, 409)},
+    "schedule/versions/<version_id>/": {
+        GET:                         E(401,   403, 403, 403,  403,  403, 200)},
 }
 
 # Every pattern of the ``admin:`` namespace is covered by this rule: the admin's index and each
@@ -454,6 +467,10 @@ def world(db: None) -> World:
     conflict = Conflict.objects.create(
         proposal=submitted, reviewer=carla, kind="institute", reason="Same institute."
     )
+    job = ScheduleJob.objects.create(period=period, solver="greedy", status="done")
+    version = ScheduleVersion.objects.create(
+        period=period, job=job, number=1, solver="greedy", status="heuristic", objective=0.0
+    )
     return World(
         users=users,
         draft=draft,
@@ -474,6 +491,8 @@ def world(db: None) -> World:
             "token": str(invitation.invitation_token),
             "telescope": str(Telescope.objects.get(name="UT1").pk),
             "unknown": "v1/no-such-thing/",
+            "job_id": str(job.pk),
+            "version_id": str(version.pk),
         },
     )
 

@@ -44,6 +44,7 @@ from proposals.models import (
     ProposalStatus,
 )
 from proposals.review.models import Assignment, Conflict, Panel, PanelMember, Review
+from scheduling.models import JobStatus, ScheduleJob, ScheduleVersion
 from tests.api.conftest import FAILURES
 from tests.factories import (
     PeriodFactory,
@@ -80,8 +81,13 @@ PANEL_ID = 7501
 ASSIGNMENT_ID = 7601
 CONFLICT_ID = 7701
 STAFF_AUTH = {"Authorization": f"Bearer {STAFF_TOKEN}"}
-# Review operations run as staff (the reviewer's own ones as the PI, their reviewer).
-STAFF_PATHS = re.compile(r"^/api/v1/review/(?!assignments/(?!.*/move/$))")
+# The long-term schedule: a running job of the period (a new one is refused with 409 before
+# the period's problem is built, and it can be cancelled) and a stored version.
+SCHEDULE_JOB_ID = 7801
+SCHEDULE_VERSION_ID = 7851
+# Review and schedule operations run as staff (the reviewer's own ones as the PI, their
+# reviewer).
+STAFF_PATHS = re.compile(r"^/api/v1/(schedule/|review/(?!assignments/(?!.*/move/$)))")
 CURRENT_ETAG = '"1"'  # both seeded proposals are at version 1
 
 CHECKS = [
@@ -118,6 +124,8 @@ CONFIG = schemathesis.Config.from_dict(
             "path.coi_id": COI_ID,
             "path.figure_id": FIGURE_ID,
             "path.number": PERIOD_NUMBER,
+            "path.job_id": SCHEDULE_JOB_ID,
+            "path.version_id": SCHEDULE_VERSION_ID,
         },
         "operations": [
             {"include-path-regex": "^/api/v1/telescopes/", "parameters": {"path.id": UT1_ID}},
@@ -185,6 +193,7 @@ def seed_world() -> None:
     # Someone else's proposal: never reachable with the PI's token.
     ProposalFactory.create(period=period, pi=UserFactory.create(username="stranger"))
     seed_review(period, pi)
+    seed_schedule(period)
     seeded = Proposal.objects.filter(pk__in=[DRAFT_ID, SUBMITTED_ID])
     assert {p.version for p in seeded} == {int(CURRENT_ETAG.strip('"'))}, "CURRENT_ETAG is stale"
 
@@ -220,6 +229,21 @@ def seed_review(period: Period, pi: User) -> None:
     Review.objects.create(assignment=assignment, grade=Decimal("2.0"), comment_to_pi="Draft.")
     Conflict.objects.create(
         id=CONFLICT_ID, proposal=proposal, reviewer=chair, kind="institute", reason="Same place."
+    )
+
+
+def seed_schedule(period: Period) -> None:
+    """A running solve job of the period and a version stored by an earlier one."""
+    ScheduleJob.objects.create(id=SCHEDULE_JOB_ID, period=period, status=JobStatus.RUNNING)
+    done = ScheduleJob.objects.create(period=period, status=JobStatus.DONE)
+    ScheduleVersion.objects.create(
+        id=SCHEDULE_VERSION_ID,
+        period=period,
+        job=done,
+        number=1,
+        solver="greedy",
+        status="heuristic",
+        objective=0.0,
     )
 
 

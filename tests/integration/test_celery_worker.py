@@ -130,3 +130,42 @@ def test_real_worker_sends_the_outcome_letter_when_the_last_run_is_decided(worke
         draft.pi.email in m and "outcome" in m.lower() and "application/pdf" in m for m in mails
     ), mails
     assert proposal.events.filter(note="outcome sent").count() == 1
+
+
+def test_real_worker_solves_a_schedule_job_with_progress_and_a_checked_version(worker, staff):
+    proc, _ = worker
+    # given a period with approved runs (committed, so the worker sees them)
+    from scheduling import adapter
+    from scheduling.engine.longterm.checker import check_solution
+    from scheduling.models import JobProgress, JobStatus, ScheduleJob, ScheduleVersion
+    from scheduling.services import job_start
+    from tests.factories import UserFactory
+    from tests.scheduling.test_jobs import approved_period, rebuilt_solution
+
+    world = approved_period(staff, UserFactory.create(username="pi"), nights=30, extra_runs=24)
+    # when staff start a CP-SAT solve
+    job = job_start(period_id=world.period.pk, actor=staff, solver="cpsat", time_limit_s=8)
+    # then the worker runs it, records its progress and stores a version
+    deadline = time.monotonic() + 180
+    seen_running: list[int] = []
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"The Celery worker exited:\n{proc.stdout.read()}")
+        job.refresh_from_db()
+        if job.status == JobStatus.RUNNING:
+            seen_running.append(JobProgress.objects.filter(job=job).count())
+        if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            break
+        time.sleep(0.2)
+    assert job.status == JobStatus.DONE, job.error or job.status
+    # This period is proven optimal within about a second, so the rows may all land after the
+    # test's last look at the running job; they never shrink and the final report is stored.
+    assert seen_running == sorted(seen_running)
+    assert JobProgress.objects.filter(job=job).count() >= max(seen_running, default=0)
+    assert JobProgress.objects.filter(job=job).exists()
+    # and the stored schedule, rebuilt from its rows, passes the checker
+    version = ScheduleVersion.objects.get(job=job)
+    assert ScheduleJob.objects.get(pk=job.pk).finished_at is not None
+    pp = adapter.problem_for_period(world.period)
+    assert check_solution(pp.problem, rebuilt_solution(version, pp)) == []
+    assert version.placements.exists()

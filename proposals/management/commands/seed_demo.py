@@ -24,6 +24,7 @@ from proposals import services
 from proposals.commands import RunData, TargetData
 from proposals.models import Period, Proposal, ProposalStatus
 from proposals.review import demo as review_demo
+from scheduling.demo import seed_calendar
 
 DEMO_PASSWORD = "demo"
 DEMO_LOGINS = [
@@ -89,6 +90,7 @@ class Command(BaseCommand):
                     reviewers=self._reviewers(rng, opts["reviewers"]),
                     rng=rng,
                 )
+            seed_calendar(period)
         self.stdout.write(
             self.style.SUCCESS(f"Demo period {period}: {n} proposals, {len(users)} PIs.")
         )

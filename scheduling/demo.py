@@ -1,0 +1,47 @@
+"""The demo period's observatory calendar (``seed_demo``): the first night of each month
+technical on every telescope, a closed stretch on one telescope, and one instrument mounted
+only for part of the period. Idempotent."""
+
+import datetime as dt
+
+from dataflow.observatory.models import Instrument, Telescope
+from proposals.models import Period
+from scheduling.models import CalendarNight, InstrumentMount, NightKind
+
+CLOSED_NIGHTS = 10
+"""Length of the demo's maintenance shutdown, nights."""
+
+
+def seed_calendar(period: Period) -> None:
+    telescopes = list(Telescope.objects.order_by("name"))
+    if not telescopes:
+        return
+    nights = [
+        period.start + dt.timedelta(days=i) for i in range((period.end - period.start).days + 1)
+    ]
+    for telescope in telescopes:
+        for night in nights:
+            if night.day == 1:
+                CalendarNight.objects.get_or_create(
+                    telescope=telescope,
+                    date=night,
+                    defaults={"kind": NightKind.TECHNICAL, "note": "Monthly engineering night"},
+                )
+    # A maintenance shutdown in the middle of the period on the last telescope.
+    middle = len(nights) // 2
+    for night in nights[middle : middle + CLOSED_NIGHTS]:
+        CalendarNight.objects.get_or_create(
+            telescope=telescopes[-1],
+            date=night,
+            defaults={"kind": NightKind.CLOSED, "note": "Maintenance shutdown"},
+        )
+    # One instrument leaves its telescope after the first two thirds of the period (the rows of
+    # an instrument are the only nights it is mounted: without rows it is always mounted).
+    instrument = Instrument.objects.filter(telescope=telescopes[0]).order_by("name").last()
+    if (
+        instrument is not None
+        and not InstrumentMount.objects.filter(instrument=instrument).exists()
+    ):
+        InstrumentMount.objects.create(
+            instrument=instrument, start=period.start, end=nights[len(nights) * 2 // 3]
+        )
