@@ -59,7 +59,7 @@ class JobInput(serializers.Serializer[Any]):
     )
 
 
-class ProgressSerializer(serializers.ModelSerializer[JobProgress]):
+class JobProgressSerializer(serializers.ModelSerializer[JobProgress]):
     class Meta:
         model = JobProgress
         fields = ["elapsed_s", "objective", "bound", "gap", "at"]
@@ -94,7 +94,7 @@ class JobSerializer(serializers.ModelSerializer[ScheduleJob]):
 
 
 class JobDetailSerializer(JobSerializer):
-    progress = ProgressSerializer(many=True)
+    progress = JobProgressSerializer(many=True)
 
     class Meta(JobSerializer.Meta):
         fields = [*JobSerializer.Meta.fields, "progress"]
@@ -166,6 +166,7 @@ class SchedulePeriodViewSet(viewsets.GenericViewSet[Period]):
     lookup_field = "number"
     lookup_value_regex = r"\d+"
     pagination_class = None
+    queryset = Period.objects.all()  # for the schema; the actions look periods up themselves
 
     def get_serializer_class(self) -> type[Any]:
         return JobSerializer

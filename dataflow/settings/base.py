@@ -162,7 +162,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {"ProposalStatusEnum": "proposals.models.ProposalStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "ProposalStatusEnum": "proposals.models.ProposalStatus",
+        "JobStatusEnum": "scheduling.models.JobStatus",
+        "ReviewStatusEnum": "proposals.review.models.ReviewStatus",
+    },
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")

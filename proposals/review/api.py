@@ -568,7 +568,7 @@ class LateReviewSerializer(serializers.Serializer[Any]):
     deadline = serializers.DateTimeField(allow_null=True)
 
 
-class ProgressSerializer(serializers.Serializer[Any]):
+class ReviewProgressSerializer(serializers.Serializer[Any]):
     period = serializers.IntegerField()
     open = serializers.IntegerField(help_text="Assignments not submitted yet.")
     submitted = serializers.IntegerField()
@@ -633,7 +633,7 @@ class ReviewPeriodViewSet(viewsets.GenericViewSet[Period]):
         body = {"period": period.number, "telescopes": telescopes, "pressure": clean}
         return Response(PeriodRankingSerializer(body).data)
 
-    @extend_schema(responses={200: ProgressSerializer, **STAFF_READ_ERRORS})
+    @extend_schema(responses={200: ReviewProgressSerializer, **STAFF_READ_ERRORS})
     @action(detail=True, methods=["get"])
     def progress(self, request: Request, number: str) -> Response:
         """Review progress: open and submitted reviews, late ones (past their panel's
@@ -657,7 +657,7 @@ class ReviewPeriodViewSet(viewsets.GenericViewSet[Period]):
             ],
             "teams_in_debt": [str(p) for p in progress.teams_in_debt],
         }
-        return Response(ProgressSerializer(body).data)
+        return Response(ReviewProgressSerializer(body).data)
 
 
 class ConflictFilter(django_filters.FilterSet):
