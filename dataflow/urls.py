@@ -12,6 +12,8 @@ urlpatterns = [
     path("accounts/", include("dataflow.accounts.urls")),
     path("proposals/", include("proposals.urls")),
     path("review/", include("proposals.review.urls")),
+    path("schedule/", include("scheduling.urls")),
+    path("schedule/export/", include("scheduling.urls_export")),
     path("api/v1/profile/", accounts_api.ProfileAPIView.as_view(), name="api-profile"),
     path("api/v1/", include(router.urls)),
     path("api/v1/token/", accounts_api.ApiTokenView.as_view(), name="api-token"),

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from proposals import views
+from scheduling import views_export as schedule_export
 
 app_name = "proposals"
 
@@ -22,6 +23,7 @@ urlpatterns = [
     path("<int:pk>/figures/<int:figure_id>/delete/", views.figure_delete, name="figure_delete"),
     path("<int:pk>/verify/", views.verify, name="verify"),
     path("<int:pk>/pdf/", views.pdf, name="pdf"),
+    path("<int:pk>/nights.ics", schedule_export.nights_ics, name="nights_ics"),
     path("", include("proposals.review.urls_outcome")),  # outcome, outcome_pdf
     path("<int:pk>/runs/<int:run_id>/visibility.png", views.run_visibility, name="run_visibility"),
     path("<int:pk>/submit/", views.submit, name="submit"),

@@ -252,6 +252,19 @@ class VersionViewSet(viewsets.GenericViewSet[ScheduleVersion]):
             raise NotFound("No such schedule version.")
         return Response(VersionDetailSerializer(version).data)
 
+    @extend_schema(request=None, responses={200: VersionSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, version_id: str) -> Response:
+        """Accept the version as its period's schedule: every VM night and SM reservation of
+        the period's runs is replaced by the version's, the previous acceptance is cleared,
+        an event is recorded. 409 if it is already the accepted one."""
+        actor = _staff_only(request, "accept a schedule")
+        pk = _pk(version_id)
+        if pk is None or not ScheduleVersion.objects.filter(pk=pk).exists():
+            raise NotFound("No such schedule version.")
+        version = services.version_accept(version_id=pk, actor=actor)
+        return Response(VersionSerializer(version).data)
+
 
 def register(router: Any) -> None:
     """The schedule resources, under ``schedule/`` of the API router."""

@@ -1,12 +1,16 @@
 """The demo period's observatory calendar (``seed_demo``): the first night of each month
 technical on every telescope, a closed stretch on one telescope, and one instrument mounted
-only for part of the period. Idempotent."""
+only for part of the period. Idempotent. Then (:func:`accept_greedy`) a greedy schedule of
+the period, accepted, so that the pages show nights."""
 
 import datetime as dt
 
+from django.contrib.auth.models import User
+
 from dataflow.observatory.models import Instrument, Telescope
 from proposals.models import Period
-from scheduling.models import CalendarNight, InstrumentMount, NightKind
+from scheduling import services
+from scheduling.models import CalendarNight, InstrumentMount, NightKind, ScheduleVersion
 
 CLOSED_NIGHTS = 10
 """Length of the demo's maintenance shutdown, nights."""
@@ -45,3 +49,13 @@ def seed_calendar(period: Period) -> None:
         InstrumentMount.objects.create(
             instrument=instrument, start=period.start, end=nights[len(nights) * 2 // 3]
         )
+
+
+def accept_greedy(period: Period, staff: User) -> ScheduleVersion:
+    """Solve the period with the greedy solver (seconds), store the version and accept it; a
+    period that already has an accepted version keeps it (idempotent)."""
+    accepted = ScheduleVersion.objects.filter(period=period, accepted_at__isnull=False).first()
+    if accepted is not None:
+        return accepted
+    version = services.version_from_greedy(period_id=period.pk, actor=staff)
+    return services.version_accept(version_id=version.pk, actor=staff)

@@ -209,3 +209,75 @@ class LeftOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run}: {self.reason}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The accepted schedule (written by ``services.version_accept``)
+# ---------------------------------------------------------------------------------------------
+
+
+class RunNight(models.Model):
+    """A night (by the local date it begins) a VM run observes, as the accepted version of its
+    period placed it; one or both halves."""
+
+    run = models.ForeignKey(
+        "proposals.ObservingRun", on_delete=models.CASCADE, related_name="scheduled_nights"
+    )
+    date = models.DateField()
+    first_half = models.BooleanField(default=True)
+    second_half = models.BooleanField(default=True)
+    version = models.ForeignKey(ScheduleVersion, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["date", "run"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "date"], name="run_night_unique"),
+            models.CheckConstraint(
+                condition=models.Q(first_half=True) | models.Q(second_half=True),
+                name="run_night_some_half",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} on {self.date}"
+
+
+class SMReservation(models.Model):
+    """Hours of a night reserved for an SM run's queue, as the accepted version placed them."""
+
+    run = models.ForeignKey(
+        "proposals.ObservingRun", on_delete=models.CASCADE, related_name="sm_reservations"
+    )
+    date = models.DateField()
+    hours = models.FloatField()
+    version = models.ForeignKey(ScheduleVersion, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["date", "run"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "date"], name="sm_reservation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} on {self.date}: {self.hours:.1f} h"
+
+
+class ScheduleEvent(models.Model):
+    """What staff did to a period's schedule (accepting a version), who and when."""
+
+    period = models.ForeignKey("proposals.Period", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(
+        ScheduleVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=40)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["period", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.period}: {self.action} at {self.at:%Y-%m-%d %H:%M}"

@@ -2,7 +2,15 @@
 
 from django.db.models import Prefetch, QuerySet
 
-from scheduling.models import JobProgress, LeftOut, Placement, ScheduleJob, ScheduleVersion
+from proposals.models import ObservingRun, Proposal
+from scheduling.models import (
+    JobProgress,
+    LeftOut,
+    Placement,
+    RunNight,
+    ScheduleJob,
+    ScheduleVersion,
+)
 
 
 def period_jobs(period_id: int) -> QuerySet[ScheduleJob]:
@@ -38,4 +46,32 @@ def version_detail(version_id: int) -> ScheduleVersion | None:
         )
         .filter(pk=version_id)
         .first()
+    )
+
+
+# The accepted schedule: the platform's VM nights (``RunNight``), as the team and staff read them.
+_NIGHT_RELATED = ("run__proposal__pi", "run__telescope__site", "run__instrument")
+
+
+def nights_of_run(run: ObservingRun) -> QuerySet[RunNight]:
+    """A VM run's accepted nights, in date order."""
+    return RunNight.objects.filter(run=run).select_related(*_NIGHT_RELATED).order_by("date")
+
+
+def team_nights(proposal: Proposal) -> QuerySet[RunNight]:
+    """The accepted nights of every run of a proposal, by date then run (visibility is the
+    caller's: look the proposal up through ``proposals.selectors.proposal_detail``)."""
+    return (
+        RunNight.objects.filter(run__proposal=proposal)
+        .select_related(*_NIGHT_RELATED)
+        .order_by("date", "run__letter")
+    )
+
+
+def period_nights(period_id: int) -> QuerySet[RunNight]:
+    """Every accepted VM night of a period (staff's export), by date, telescope and run."""
+    return (
+        RunNight.objects.filter(run__proposal__period_id=period_id)
+        .select_related(*_NIGHT_RELATED)
+        .order_by("date", "run__telescope__name", "run__proposal__programme_id", "run__letter")
     )

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from dataflow.errors import InvalidInput, NotAllowed, TransitionNotAllowed
 from dataflow.permissions import is_staff_member, may_manage_review
-from proposals.models import ObservingRun, Period
+from proposals.models import Mode, ObservingRun, Period
 from scheduling import adapter
 from scheduling.engine.longterm.checker import check_solution
 from scheduling.engine.longterm.cpsat import solve_cpsat
@@ -35,8 +35,11 @@ from scheduling.models import (
     JobStatus,
     LeftOut,
     Placement,
+    RunNight,
+    ScheduleEvent,
     ScheduleJob,
     ScheduleVersion,
+    SMReservation,
     Solver,
 )
 
@@ -410,3 +413,84 @@ def _sm_nights(problem: Problem, run: Run, served: float, solution: Solution) ->
             if w > 0:
                 out[int(n)] = out.get(int(n), 0.0) + share * float(w)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Accepting a version, and the demo's synchronous greedy version
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def version_accept(*, version_id: int, actor: User) -> ScheduleVersion:
+    """Accept a stored version as the period's schedule (staff only).
+
+    Under the lock of all the period's versions: the version becomes the accepted one (the
+    previous acceptance is cleared), every VM night and SM reservation of the period's runs is
+    replaced by the version's placements (VM -> ``RunNight`` with its halves, SM ->
+    ``SMReservation``), and an event row says who did it. 409 if it is already accepted.
+    """
+    if not _may_schedule(actor):
+        raise NotAllowed("Only observatory staff accept a schedule.")
+    period_id = ScheduleVersion.objects.values_list("period_id", flat=True).get(pk=version_id)
+    versions = {
+        v.pk: v for v in ScheduleVersion.objects.select_for_update().filter(period_id=period_id)
+    }
+    version = versions.get(version_id)
+    if version is None:  # moved to another period between the two reads (never, in practice)
+        raise TransitionNotAllowed("The version no longer belongs to its period.")
+    if version.accepted_at is not None:
+        raise TransitionNotAllowed(f"Version {version.number} is already the accepted schedule.")
+    previous = [v for v in versions.values() if v.accepted_at is not None]
+    ScheduleVersion.objects.filter(pk__in=[v.pk for v in previous]).update(
+        accepted_at=None, accepted_by=None
+    )
+    version.accepted_at, version.accepted_by = timezone.now(), actor
+    version.save(update_fields=["accepted_at", "accepted_by"])
+
+    RunNight.objects.filter(run__proposal__period_id=period_id).delete()
+    SMReservation.objects.filter(run__proposal__period_id=period_id).delete()
+    rows = list(version.placements.select_related("run").order_by("date", "run_id"))
+    nights = [
+        RunNight(
+            run=p.run,
+            date=p.date,
+            first_half=p.first_half,
+            second_half=p.second_half,
+            version=version,
+        )
+        for p in rows
+        if p.run.mode == Mode.VM
+    ]
+    reservations = [
+        SMReservation(run=p.run, date=p.date, hours=p.hours, version=version)
+        for p in rows
+        if p.run.mode != Mode.VM
+    ]
+    RunNight.objects.bulk_create(nights)
+    SMReservation.objects.bulk_create(reservations)
+    note = f"{len(nights)} VM nights, {len(reservations)} SM reservations"
+    if previous:
+        note += "; replaces version " + ", ".join(str(v.number) for v in previous)
+    ScheduleEvent.objects.create(
+        period_id=period_id, version=version, actor=actor, action="accepted", note=note
+    )
+    return version
+
+
+def version_from_greedy(*, period_id: int, actor: User) -> ScheduleVersion:
+    """Solve the period with the greedy solver now, in this process (the demo's fast path), and
+    store the result as a version through the job's own code path. 409 while another job of
+    the period is active; 400 with the job's error if the solve failed."""
+    if not _may_schedule(actor):
+        raise NotAllowed("Only observatory staff schedule a period.")
+    try:
+        with transaction.atomic():
+            job = ScheduleJob.objects.create(
+                period_id=period_id, solver=Solver.GREEDY, time_limit_s=60, created_by=actor
+            )
+    except IntegrityError:
+        raise _active_error() from None
+    job = job_run(job_id=job.pk)
+    if job.status != JobStatus.DONE:
+        raise InvalidInput(f"The greedy solve {job.status}: {job.error}", {"job": [job.error]})
+    return ScheduleVersion.objects.get(job=job)

@@ -126,6 +126,8 @@ PATTERNS: dict[str, dict[str, E]] = {
         POST:                        E(LOGIN, 302, 302, 404,  404,  404, 403)},
     "proposals/<pk>/verify/": {GET:  E(LOGIN, 200, 200, 404,  404,  404, 200)},
     "proposals/<pk>/pdf/": {GET:     E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    # The accepted schedule's nights as iCalendar (the draft has none: an empty calendar).
+    "proposals/<pk>/nights.ics": {GET: E(LOGIN, 200, 200, 404, 404,  404, 200)},
     # The outcome letter exists once the proposal is decided (the draft has none: 404).
     "proposals/<pk>/outcome/": {GET: E(LOGIN, 404, 404, 404,  404,  404, 404)},
     "proposals/<pk>/outcome.pdf": {GET: E(LOGIN, 404, 404, 404, 404, 404, 404)},
@@ -185,6 +187,25 @@ PATTERNS: dict[str, dict[str, E]] = {
         POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
     "review/staff/runs/<run_id>/decide/": {
         POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    # The long-term schedule's pages: staff only. An empty start form is shown back with its
+    # errors; the world's job is finished (cancel: 302 with a message); compare: v1 with itself.
+    "schedule/": {GET:               E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    "schedule/periods/<number>/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "schedule/periods/<number>/jobs/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "schedule/jobs/<job_id>/": {GET: E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "schedule/jobs/<job_id>/cancel/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    "schedule/versions/<version_id>/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "schedule/versions/<version_id>/accept/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    "schedule/versions/<version_id>/compare/<other_id>/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    # Staff export the accepted schedule.
+    "schedule/export/periods/<number>/nights.csv": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
     "api/v1/token/": {
         GET:                         E(405,   405, 405, 405,  405,  405, 405),
         POST:                        E(400,   400, 400, 400,  400,  400, 400)},
@@ -248,6 +269,8 @@ ROUTER: dict[str, dict[str, E]] = {
         GET:                         E(401,   200, 200, 404,  404,  404, 200),
         POST:                        E(401,   200, 200, 404,  404,  404, 200)},
     "proposals/<pk>/pdf/": {GET:     E(401,   200, 200, 404,  404,  404, 200)},
+    # The accepted schedule's nights of the proposal's runs (an empty list for the draft).
+    "proposals/<pk>/nights/": {GET:  E(401,   200, 200, 404,  404,  404, 200)},
     # Only the PI submits and withdraws.
     "proposals/<pk>/submit/": {
         POST:                        E(401,   200, 403, 404,  404,  404, 403)},
@@ -306,6 +329,9 @@ ROUTER: dict[str, dict[str, E]] = {
         POST:                        E(401,   403, 403, 403,  403,  403, 409)},
     "schedule/versions/<version_id>/": {
         GET:                         E(401,   403, 403, 403,  403,  403, 200)},
+    # Accepting the world's (empty) version writes its nights: none.
+    "schedule/versions/<version_id>/accept/": {
+        POST:                        E(401,   403, 403, 403,  403,  403, 200)},
 }
 
 # Every pattern of the ``admin:`` namespace is covered by this rule: the admin's index and each
@@ -493,6 +519,7 @@ def world(db: None) -> World:
             "unknown": "v1/no-such-thing/",
             "job_id": str(job.pk),
             "version_id": str(version.pk),
+            "other_id": str(version.pk),
         },
     )
 

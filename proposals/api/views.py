@@ -59,6 +59,7 @@ from proposals.models import (
 )
 from proposals.selectors import proposal_detail, proposals_visible_to
 from proposals.verification import verify_proposal
+from scheduling.api_nights import RunNightSerializer
 
 # ---------------------------------------------------------------------------------------------
 # ETag / If-Match
@@ -612,6 +613,17 @@ class ProposalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
         body = {"reviewer": team_reviewer(proposal).username, "delegated": delegate is not None}
         return Response(s.ReviewDelegateSerializer(body).data)
+
+    @extend_schema(responses={200: RunNightSerializer(many=True), **READ_ERRORS})
+    @action(detail=True, methods=["get"], pagination_class=None)  # a bare array, like runs
+    def nights(self, request: Request, pk: str) -> Response:
+        """The nights the accepted long-term schedule gives the proposal's visitor-mode runs
+        (an empty list until a schedule is accepted), by date."""
+        from scheduling.selectors import team_nights
+
+        proposal = self._visible(pk)
+        data = RunNightSerializer(team_nights(proposal), many=True).data
+        return with_etag(Response(data), proposal.version)
 
     @extend_schema(responses={200: s.OutcomeSerializer, **READ_ERRORS})
     @action(detail=True, methods=["get"])

@@ -24,7 +24,7 @@ from proposals import services
 from proposals.commands import RunData, TargetData
 from proposals.models import Period, Proposal, ProposalStatus
 from proposals.review import demo as review_demo
-from scheduling.demo import seed_calendar
+from scheduling.demo import accept_greedy, seed_calendar
 
 DEMO_PASSWORD = "demo"
 DEMO_LOGINS = [
@@ -91,6 +91,11 @@ class Command(BaseCommand):
                     rng=rng,
                 )
             seed_calendar(period)
+        # The long-term schedule: the greedy solver (fast) through a job, accepted, so the
+        # calendar pages and the PIs' nights are populated (outside the block above: a failed
+        # solve must not roll the demo period back).
+        version = accept_greedy(period, User.objects.get(username="staff"))
+        self.stdout.write(f"Long-term schedule of {period}: version {version.number} accepted.")
         self.stdout.write(
             self.style.SUCCESS(f"Demo period {period}: {n} proposals, {len(users)} PIs.")
         )

@@ -1,0 +1,22 @@
+"""Staff pages of the long-term schedule under /schedule/."""
+
+from django.urls import URLPattern, path
+
+from scheduling import views
+
+app_name = "schedule"
+
+urlpatterns: list[URLPattern] = [
+    path("", views.home, name="home"),
+    path("periods/<int:number>/", views.period, name="period"),
+    path("periods/<int:number>/jobs/", views.job_start, name="job_start"),
+    path("jobs/<int:job_id>/", views.job, name="job"),
+    path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("versions/<int:version_id>/", views.version, name="version"),
+    path("versions/<int:version_id>/accept/", views.version_accept, name="version_accept"),
+    path(
+        "versions/<int:version_id>/compare/<int:other_id>/",
+        views.compare,
+        name="compare",
+    ),
+]
