@@ -1,5 +1,6 @@
 """Long-term schedule REST API (under /api/v1/schedule/), staff only: start a period's solve
-job, follow its progress, cancel it, read the schedule versions it stored.
+job, follow its progress, cancel it, read the schedule versions it stored; staff read the
+visitors' arrival list. The one team endpoint: a VM run's travel request (``runs/{id}/travel/``).
 
 Same conventions as the review API (``proposals.review.api``): every operation refuses anyone
 but staff with 403 before anything is looked up; an input serializer checks shape, then
@@ -9,6 +10,7 @@ exactly one service is called; errors are ``{"detail", "errors"}``.
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -19,8 +21,8 @@ from rest_framework.response import Response
 from dataflow.errors import NotAllowed
 from dataflow.permissions import is_staff_member, may_manage_review, signed_in
 from proposals.api.views import ERROR, ID
-from proposals.models import Period
-from scheduling import selectors, services
+from proposals.models import ObservingRun, Period
+from scheduling import selectors, services, travel
 from scheduling.models import (
     JobProgress,
     LeftOut,
@@ -28,6 +30,7 @@ from scheduling.models import (
     ScheduleJob,
     ScheduleVersion,
     Solver,
+    TravelRequest,
 )
 
 WRITE_ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR}
@@ -266,8 +269,132 @@ class VersionViewSet(viewsets.GenericViewSet[ScheduleVersion]):
         return Response(VersionSerializer(version).data)
 
 
+# ---------------------------------------------------------------------------------------------
+# Visitors: a VM run's travel request (its team), the arrival list (staff)
+# ---------------------------------------------------------------------------------------------
+
+
+class TravelInput(serializers.Serializer[Any]):
+    travellers = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, max_length=200),
+        help_text="The travellers' names: one to five.",
+    )
+    arrival = serializers.DateField(help_text="Arrival at the site, on or before the first night.")
+    departure = serializers.DateField(help_text="Departure, after the last night.")
+    flights = serializers.CharField(allow_blank=True, default="", max_length=5000)
+    lodging = serializers.BooleanField(default=True, help_text="A room at the site.")
+    notes = serializers.CharField(allow_blank=True, default="", max_length=5000)
+
+
+class TravelRequestSerializer(serializers.ModelSerializer[TravelRequest]):
+    run = RunRefSerializer(source="*")
+    travellers = serializers.ListField(child=serializers.CharField())
+    submitted_by = serializers.CharField(
+        source="submitted_by.username", allow_null=True, default=None
+    )
+
+    class Meta:
+        model = TravelRequest
+        fields = [
+            "id",
+            "run",
+            "travellers",
+            "arrival",
+            "departure",
+            "flights",
+            "lodging",
+            "notes",
+            "status",
+            "submitted_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ArrivalSerializer(TravelRequestSerializer):
+    week = serializers.SerializerMethodField()
+    pi = serializers.SerializerMethodField()
+
+    class Meta(TravelRequestSerializer.Meta):
+        fields = ["week", *TravelRequestSerializer.Meta.fields, "pi"]
+        read_only_fields = fields
+
+    def get_week(self, request: TravelRequest) -> str:
+        """The ISO week of arrival, e.g. "2025-W14"."""
+        year, week, _ = request.arrival.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    def get_pi(self, request: TravelRequest) -> str:
+        """The PI's name."""
+        pi = request.run.proposal.pi
+        return pi.get_full_name() or pi.username
+
+
+class TravelRunViewSet(viewsets.GenericViewSet[ObservingRun]):
+    """A VM run's travel to the site, for its team (the PI and accepted co-investigators)."""
+
+    lookup_url_kwarg = "run_id"
+    lookup_value_regex = ID
+    pagination_class = None
+    queryset = ObservingRun.objects.all()  # for the schema; the action looks runs up itself
+
+    def get_serializer_class(self) -> type[Any]:
+        return TravelRequestSerializer
+
+    @extend_schema(
+        methods=["GET"],
+        responses={200: TravelRequestSerializer, 401: ERROR, 403: ERROR, 404: ERROR},
+    )
+    @extend_schema(
+        methods=["PUT"],
+        request=TravelInput,
+        responses={200: TravelRequestSerializer, 201: TravelRequestSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["get", "put"])
+    def travel(self, request: Request, run_id: str) -> Response:
+        """GET: the run's travel request (404 until one is filed). PUT: file it (201) or replace
+        it (200): arrive on or before the run's first night, leave after its last, one to five
+        named travellers (400 with field messages). 409 when the run cannot travel: not
+        visitor mode, not approved, or no nights in an accepted schedule. 404 unless the
+        proposal is visible to you; 403 for staff who are not on its team."""
+        actor = signed_in(request.user)
+        pk = _pk(run_id)
+        if pk is None:
+            raise NotFound("No such run.")
+        run = selectors.team_run(actor, pk)
+        existing = selectors.travel_of_run(run.pk)
+        if request.method == "GET":
+            if existing is None:
+                raise NotFound("No travel request for this run yet.")
+            return Response(TravelRequestSerializer(existing).data)
+        data = TravelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        travel.travel_request_save(run_id=run.pk, actor=actor, **data.validated_data)
+        saved = selectors.travel_of_run(run.pk)
+        code = status.HTTP_200_OK if existing is not None else status.HTTP_201_CREATED
+        return Response(TravelRequestSerializer(saved).data, status=code)
+
+
+class ArrivalViewSet(viewsets.GenericViewSet[TravelRequest]):
+    """Staff: the visitors arriving today or later, by arrival date (each row names its ISO
+    week, as the weekly arrival list groups them)."""
+
+    pagination_class = None
+    serializer_class = ArrivalSerializer
+    queryset = TravelRequest.objects.none()  # for the schema; ``list`` reads the selector
+
+    @extend_schema(responses={200: ArrivalSerializer(many=True), 401: ERROR, 403: ERROR})
+    def list(self, request: Request) -> Response:
+        _staff_only(request, "read the arrival list")
+        rows = selectors.upcoming_arrivals(timezone.localdate())
+        return Response(ArrivalSerializer(rows, many=True).data)
+
+
 def register(router: Any) -> None:
     """The schedule resources, under ``schedule/`` of the API router."""
     router.register("schedule/periods", SchedulePeriodViewSet, basename="schedule-period")
+    router.register("schedule/runs", TravelRunViewSet, basename="schedule-run")
+    router.register("schedule/arrivals", ArrivalViewSet, basename="schedule-arrival")
     router.register("schedule/jobs", JobViewSet, basename="schedule-job")
     router.register("schedule/versions", VersionViewSet, basename="schedule-version")

@@ -281,3 +281,48 @@ class ScheduleEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period}: {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Visitors: travel requests of VM runs (written by ``scheduling.travel``)
+# ---------------------------------------------------------------------------------------------
+
+
+class TravelStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    CONFIRMED = "confirmed", "Confirmed"
+
+
+class TravelRequest(models.Model):
+    """The team's travel to the site for a VM run's accepted nights: who comes, when they
+    arrive and leave, their flights and whether they need a room at the site. One per run."""
+
+    run = models.OneToOneField(
+        "proposals.ObservingRun", on_delete=models.CASCADE, related_name="travel_request"
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    travellers = models.JSONField(default=list, help_text="The travellers' names.")
+    arrival = models.DateField(help_text="Arrival at the site (on or before the first night).")
+    departure = models.DateField(help_text="Departure from the site (after the last night).")
+    flights = models.TextField(blank=True)
+    lodging = models.BooleanField(default=True, help_text="A room at the site.")
+    notes = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=TravelStatus.choices, default=TravelStatus.SUBMITTED
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["arrival", "run"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(departure__gt=models.F("arrival")),
+                name="travel_departure_after_arrival",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run}: {self.arrival}..{self.departure}"

@@ -1,7 +1,13 @@
 """Reads of the long-term schedule, shaped for its pages and API."""
 
-from django.db.models import Prefetch, QuerySet
+import datetime as dt
 
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from dataflow.permissions import is_investigator, is_staff_member
 from proposals.models import ObservingRun, Proposal
 from scheduling.models import (
     JobProgress,
@@ -10,6 +16,7 @@ from scheduling.models import (
     RunNight,
     ScheduleJob,
     ScheduleVersion,
+    TravelRequest,
 )
 
 
@@ -74,4 +81,41 @@ def period_nights(period_id: int) -> QuerySet[RunNight]:
         RunNight.objects.filter(run__proposal__period_id=period_id)
         .select_related(*_NIGHT_RELATED)
         .order_by("date", "run__telescope__name", "run__proposal__programme_id", "run__letter")
+    )
+
+
+# Visitors' travel requests.
+_TRAVEL_RELATED = ("run__proposal__pi", "run__telescope", "run__instrument", "submitted_by")
+
+
+def team_run(user: User | AnonymousUser, run_id: int) -> ObservingRun:
+    """A run for its team's travel pages: 404 unless the user may see its proposal (never
+    revealing that it exists), 403 for staff who are not on the team (they read the arrival
+    list instead)."""
+    from proposals.selectors import proposals_visible_to
+
+    run = (
+        ObservingRun.objects.select_related("proposal__period", "telescope", "instrument")
+        .filter(pk=run_id, proposal__in=proposals_visible_to(user))
+        .first()
+    )
+    if run is None:
+        raise Http404("No such run.")
+    if not is_investigator(user, run.proposal):
+        if is_staff_member(user):
+            raise PermissionDenied("Only the run's team files its travel.")
+        raise Http404("No such run.")
+    return run
+
+
+def travel_of_run(run_id: int) -> TravelRequest | None:
+    return TravelRequest.objects.select_related(*_TRAVEL_RELATED).filter(run_id=run_id).first()
+
+
+def upcoming_arrivals(since: dt.date) -> QuerySet[TravelRequest]:
+    """Travel requests arriving on or after ``since``, by arrival, telescope and run."""
+    return (
+        TravelRequest.objects.filter(arrival__gte=since)
+        .select_related(*_TRAVEL_RELATED)
+        .order_by("arrival", "run__telescope__name", "run__proposal__programme_id", "run__letter")
     )

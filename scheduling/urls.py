@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from scheduling import views
+from scheduling import views, views_travel
 
 app_name = "schedule"
 
@@ -19,4 +19,7 @@ urlpatterns: list[URLPattern] = [
         views.compare,
         name="compare",
     ),
+    path("runs/<int:run_id>/travel/", views_travel.travel_page, name="travel"),
+    path("arrivals/", views_travel.arrivals, name="arrivals"),
+    path("arrivals.csv", views_travel.arrivals_csv, name="arrivals_csv"),
 ]

@@ -206,6 +206,15 @@ PATTERNS: dict[str, dict[str, E]] = {
     # Staff export the accepted schedule.
     "schedule/export/periods/<number>/nights.csv": {
         GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    # A VM run's travel request: its team only (404 unless the proposal is visible, 403 for
+    # staff not on the team). The world's run has no nights: the page says so (200), an empty
+    # form comes back with its errors and nothing is written.
+    "schedule/runs/<run_id>/travel/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 403),
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    # Staff's weekly arrival list of visitors, and its CSV.
+    "schedule/arrivals/": {GET:      E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "schedule/arrivals.csv": {GET:   E(LOGIN, 403, 403, 403,  403,  403, 200)},
     "api/v1/token/": {
         GET:                         E(405,   405, 405, 405,  405,  405, 405),
         POST:                        E(400,   400, 400, 400,  400,  400, 400)},
@@ -332,6 +341,12 @@ ROUTER: dict[str, dict[str, E]] = {
     # Accepting the world's (empty) version writes its nights: none.
     "schedule/versions/<version_id>/accept/": {
         POST:                        E(401,   403, 403, 403,  403,  403, 200)},
+    # A VM run's travel request, for its team (403 for staff not on it): the world's run has
+    # none filed (GET 404), an empty body is refused for its shape (400).
+    "schedule/runs/<run_id>/travel/": {
+        GET:                         E(401,   404, 404, 404,  404,  404, 403),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
+    "schedule/arrivals/": {GET:      E(401,   403, 403, 403,  403,  403, 200)},
 }
 
 # Every pattern of the ``admin:`` namespace is covered by this rule: the admin's index and each

@@ -166,6 +166,7 @@ SPECTACULAR_SETTINGS = {
         "ProposalStatusEnum": "proposals.models.ProposalStatus",
         "JobStatusEnum": "scheduling.models.JobStatus",
         "ReviewStatusEnum": "proposals.review.models.ReviewStatus",
+        "TravelStatusEnum": "scheduling.models.TravelStatus",
     },
 }
 

@@ -43,8 +43,15 @@ from proposals.models import (
     Proposal,
     ProposalStatus,
 )
-from proposals.review.models import Assignment, Conflict, Panel, PanelMember, Review
-from scheduling.models import JobStatus, ScheduleJob, ScheduleVersion
+from proposals.review.models import (
+    Assignment,
+    Conflict,
+    Panel,
+    PanelMember,
+    Review,
+    RunDecision,
+)
+from scheduling.models import JobStatus, RunNight, ScheduleJob, ScheduleVersion, TravelRequest
 from tests.api.conftest import FAILURES
 from tests.factories import (
     PeriodFactory,
@@ -85,9 +92,13 @@ STAFF_AUTH = {"Authorization": f"Bearer {STAFF_TOKEN}"}
 # the period's problem is built, and it can be cancelled) and a stored version.
 SCHEDULE_JOB_ID = 7801
 SCHEDULE_VERSION_ID = 7851
+# Visitors: the PI's approved proposal with a VM run that has accepted nights and a filed
+# travel request (its team endpoint runs as the PI; the arrival list as staff).
+APPROVED_ID = 7099
+TRAVEL_RUN_ID = 7299
 # Review and schedule operations run as staff (the reviewer's own ones as the PI, their
 # reviewer).
-STAFF_PATHS = re.compile(r"^/api/v1/(schedule/|review/(?!assignments/(?!.*/move/$)))")
+STAFF_PATHS = re.compile(r"^/api/v1/(schedule/(?!runs/)|review/(?!assignments/(?!.*/move/$)))")
 CURRENT_ETAG = '"1"'  # both seeded proposals are at version 1
 
 CHECKS = [
@@ -154,6 +165,10 @@ CONFIG = schemathesis.Config.from_dict(
                 "include-path-regex": "^/api/v1/review/runs/",
                 "parameters": {"path.id": REVIEW_RUN_ID},
             },
+            {
+                "include-path-regex": "^/api/v1/schedule/runs/",
+                "parameters": {"path.run_id": TRAVEL_RUN_ID},
+            },
         ],
     }
 )
@@ -193,7 +208,8 @@ def seed_world() -> None:
     # Someone else's proposal: never reachable with the PI's token.
     ProposalFactory.create(period=period, pi=UserFactory.create(username="stranger"))
     seed_review(period, pi)
-    seed_schedule(period)
+    version = seed_schedule(period)
+    seed_travel(period, pi, version)
     seeded = Proposal.objects.filter(pk__in=[DRAFT_ID, SUBMITTED_ID])
     assert {p.version for p in seeded} == {int(CURRENT_ETAG.strip('"'))}, "CURRENT_ETAG is stale"
 
@@ -232,11 +248,11 @@ def seed_review(period: Period, pi: User) -> None:
     )
 
 
-def seed_schedule(period: Period) -> None:
+def seed_schedule(period: Period) -> ScheduleVersion:
     """A running solve job of the period and a version stored by an earlier one."""
     ScheduleJob.objects.create(id=SCHEDULE_JOB_ID, period=period, status=JobStatus.RUNNING)
     done = ScheduleJob.objects.create(period=period, status=JobStatus.DONE)
-    ScheduleVersion.objects.create(
+    return ScheduleVersion.objects.create(
         id=SCHEDULE_VERSION_ID,
         period=period,
         job=done,
@@ -244,6 +260,26 @@ def seed_schedule(period: Period) -> None:
         solver="greedy",
         status="heuristic",
         objective=0.0,
+    )
+
+
+def seed_travel(period: Period, pi: User, version: ScheduleVersion) -> None:
+    """The PI's approved VM run with two accepted nights a month ahead and its travel request."""
+    proposal = complete_proposal(id=APPROVED_ID, pi=pi, period=period, title="Seeded approved")
+    run = RunFactory.create(id=TRAVEL_RUN_ID, proposal=proposal, letter="V", mode="VM", nights=2)
+    Proposal.objects.filter(pk=APPROVED_ID).update(
+        status=ProposalStatus.APPROVED, programme_number=3, programme_id="119.C-0003"
+    )
+    RunDecision.objects.create(run=run, approved=True, allocated_nights=2)
+    first = timezone.localdate() + dt.timedelta(days=30)
+    for day in (first, first + dt.timedelta(days=1)):
+        RunNight.objects.create(run=run, date=day, version=version)
+    TravelRequest.objects.create(
+        run=run,
+        submitted_by=pi,
+        travellers=["Ada Lovelace"],
+        arrival=first - dt.timedelta(days=1),
+        departure=first + dt.timedelta(days=2),
     )
 
 

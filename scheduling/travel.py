@@ -1,0 +1,119 @@
+"""Visitors: a VM run's team files its travel to the site once the accepted long-term schedule
+gives the run nights (ESO's Visiting Astronomer Travel office: who travels, arrival and
+departure, flights, a room at the site); staff read the weekly arrival list.
+
+Who may file: the PI or any accepted co-investigator (``dataflow.permissions.is_investigator``).
+There is no separate "travel delegate": a co-investigator who accepted the invitation is trusted
+with the team's travel, as with editing the proposal.
+"""
+
+import datetime as dt
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from dataflow.errors import InvalidInput, NotAllowed, TransitionNotAllowed
+from dataflow.permissions import is_investigator
+from proposals.models import Mode, ObservingRun
+from proposals.review.models import RunDecision
+from scheduling.models import RunNight, ScheduleEvent, TravelRequest, TravelStatus
+
+MAX_TRAVELLERS = 5
+MAX_NAME = 100
+
+
+def run_nights_window(run: ObservingRun) -> tuple[dt.date, dt.date] | None:
+    """The run's first and last accepted night (local dates they begin), or None."""
+    dates = list(RunNight.objects.filter(run=run).order_by("date").values_list("date", flat=True))
+    return (dates[0], dates[-1]) if dates else None
+
+
+def travel_refusal(run: ObservingRun) -> str | None:
+    """Why the run cannot have a travel request (yet), or None when it can."""
+    if run.mode != Mode.VM:
+        return "Only visitor-mode runs travel to the site."
+    approved = RunDecision.objects.filter(run=run, approved=True).exists()
+    if not approved:
+        return "The run is not approved."
+    if not RunNight.objects.filter(run=run).exists():
+        return "The run has no nights in an accepted schedule yet."
+    return None
+
+
+def _clean_travellers(travellers: list[str]) -> tuple[list[str], list[str]]:
+    names = [name.strip() for name in travellers]
+    errors = []
+    if not names:
+        errors.append("Name at least one traveller.")
+    if len(names) > MAX_TRAVELLERS:
+        errors.append(f"At most {MAX_TRAVELLERS} travellers per run.")
+    if any(not name for name in names):
+        errors.append("Every traveller needs a name.")
+    if any(len(name) > MAX_NAME for name in names):
+        errors.append(f"Names of at most {MAX_NAME} characters.")
+    return names, errors
+
+
+@transaction.atomic
+def travel_request_save(
+    *,
+    run_id: int,
+    actor: User,
+    travellers: list[str],
+    arrival: dt.date,
+    departure: dt.date,
+    flights: str = "",
+    lodging: bool = True,
+    notes: str = "",
+) -> TravelRequest:
+    """File or update (one per run) the travel request of an approved VM run with nights.
+
+    The PI or an accepted co-investigator only (403). 409 if the run cannot travel (SM, not
+    approved, no accepted nights). 400 with field messages: arrive on or before the first
+    night, leave after the last one, one to five named travellers. Updating a confirmed
+    request puts it back to ``submitted`` (the travel office must look again). Event row.
+    """
+    # The run's lock serialises two first saves of one run (the one-to-one backs it).
+    run = ObservingRun.objects.select_for_update().select_related("proposal").get(pk=run_id)
+    if not is_investigator(actor, run.proposal):
+        raise NotAllowed("Only the PI or a co-investigator files the team's travel.")
+    refusal = travel_refusal(run)
+    if refusal is not None:
+        raise TransitionNotAllowed(refusal)
+    window = run_nights_window(run)
+    assert window is not None  # travel_refusal checked the nights
+    first, last = window
+    names, traveller_errors = _clean_travellers(travellers)
+    errors: dict[str, list[str]] = {}
+    if traveller_errors:
+        errors["travellers"] = traveller_errors
+    if arrival > first:
+        errors["arrival"] = [f"Arrive on or before the first night ({first.isoformat()})."]
+    if departure <= last:
+        errors["departure"] = [f"Leave after the last night ({last.isoformat()})."]
+    if errors:
+        raise InvalidInput("The travel request does not fit the run's nights.", errors)
+
+    now = timezone.now()
+    request = TravelRequest.objects.filter(run=run).first()
+    created = request is None
+    if request is None:
+        request = TravelRequest(run=run, created_at=now)
+    request.submitted_by = actor
+    request.travellers = names
+    request.arrival, request.departure = arrival, departure
+    request.flights, request.lodging, request.notes = flights, lodging, notes
+    request.status = TravelStatus.SUBMITTED
+    request.updated_at = now
+    request.save()
+    ScheduleEvent.objects.create(
+        period_id=run.proposal.period_id,
+        actor=actor,
+        action="travel request",
+        note=(
+            f"{run}: {'filed' if created else 'updated'}, {len(names)} traveller(s), "
+            f"{arrival.isoformat()} to {departure.isoformat()}"
+        ),
+    )
+    return request

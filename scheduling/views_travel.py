@@ -1,0 +1,135 @@
+"""Visitors' pages: a VM run's team files its travel request; staff read the weekly arrival
+list of upcoming visitors (page and CSV).
+
+Thin: the team page looks the run up through ``selectors.team_run`` (404 unless on the team,
+403 for staff who are not), the write is ``travel.travel_request_save`` whose errors go back
+onto the form.
+"""
+
+import csv
+import datetime as dt
+from itertools import groupby
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from dataflow.errors import DomainError
+from dataflow.permissions import is_staff_member, signed_in
+from proposals.forms import add_domain_errors
+from scheduling import selectors, travel
+from scheduling.forms import TravelForm
+from scheduling.models import TravelRequest
+
+CSV_HEADER = [
+    "week",
+    "arrival",
+    "departure",
+    "travellers",
+    "run",
+    "pi",
+    "telescope",
+    "instrument",
+    "lodging",
+    "flights",
+    "status",
+]
+
+
+def iso_week(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@login_required
+def travel_page(request: HttpRequest, run_id: int) -> HttpResponse:
+    """GET: the run's nights and its travel request (a form while it can travel). POST: save."""
+    run = selectors.team_run(request.user, run_id)
+    existing = selectors.travel_of_run(run.pk)
+    refusal = travel.travel_refusal(run)
+    if request.method == "POST":
+        form = TravelForm(request.POST)
+        if form.is_valid():
+            try:
+                travel.travel_request_save(
+                    run_id=run.pk, actor=signed_in(request.user), **form.cleaned_data
+                )
+            except DomainError as exc:
+                add_domain_errors(form, exc)
+            else:
+                messages.success(
+                    request, "Travel request saved: the travel office will confirm it."
+                )
+                return redirect("schedule:travel", run_id=run.pk)
+    elif existing is not None:
+        form = TravelForm(
+            initial={
+                "travellers": "\n".join(existing.travellers),
+                "arrival": existing.arrival,
+                "departure": existing.departure,
+                "flights": existing.flights,
+                "lodging": existing.lodging,
+                "notes": existing.notes,
+            }
+        )
+    else:
+        form = TravelForm()
+    context = {
+        "run": run,
+        "proposal": run.proposal,
+        "nights": list(selectors.nights_of_run(run)),
+        "existing": existing,
+        "refusal": refusal,
+        "form": form,
+    }
+    return render(request, "scheduling/travel.html", context)
+
+
+def _ensure_staff(request: HttpRequest) -> None:
+    if not is_staff_member(request.user):
+        raise PermissionDenied("Only observatory staff read the arrival list.")
+
+
+@login_required
+def arrivals(request: HttpRequest) -> HttpResponse:
+    """Staff: upcoming visitors (arriving today or later), grouped by ISO week of arrival."""
+    _ensure_staff(request)
+    rows = list(selectors.upcoming_arrivals(timezone.localdate()))
+    weeks = [
+        (week, list(group)) for week, group in groupby(rows, key=lambda r: iso_week(r.arrival))
+    ]
+    return render(request, "scheduling/arrivals.html", {"weeks": weeks, "count": len(rows)})
+
+
+def csv_row(request: TravelRequest) -> list[str]:
+    run = request.run
+    pi = run.proposal.pi
+    return [
+        iso_week(request.arrival),
+        request.arrival.isoformat(),
+        request.departure.isoformat(),
+        "; ".join(request.travellers),
+        str(run),
+        pi.get_full_name() or pi.username,
+        run.telescope.name,
+        run.instrument.name,
+        "yes" if request.lodging else "no",
+        request.flights,
+        request.status,
+    ]
+
+
+@login_required
+def arrivals_csv(request: HttpRequest) -> HttpResponse:
+    """Staff: the arrival list as CSV, one row per travel request."""
+    _ensure_staff(request)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="arrivals.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    for row in selectors.upcoming_arrivals(timezone.localdate()):
+        writer.writerow(csv_row(row))
+    return response
