@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dataflow.errors import InvalidInput, NotAllowed, TransitionNotAllowed
-from dataflow.permissions import is_investigator
+from dataflow.permissions import is_investigator, is_staff_member
 from proposals.models import Mode, ObservingRun
 from proposals.review.models import RunDecision
 from scheduling.models import RunNight, ScheduleEvent, TravelRequest, TravelStatus
@@ -115,5 +115,28 @@ def travel_request_save(
             f"{run}: {'filed' if created else 'updated'}, {len(names)} traveller(s), "
             f"{arrival.isoformat()} to {departure.isoformat()}"
         ),
+    )
+    return request
+
+
+@transaction.atomic
+def travel_request_confirm(*, request_id: int, actor: User) -> TravelRequest:
+    """Staff (the travel office) confirm a request: the room and transport are arranged.
+    409 if it is confirmed already; an event row."""
+    if not is_staff_member(actor):
+        raise NotAllowed("Only observatory staff confirm travel requests.")
+    request = (
+        TravelRequest.objects.select_for_update().select_related("run__proposal").get(pk=request_id)
+    )
+    if request.status == TravelStatus.CONFIRMED:
+        raise TransitionNotAllowed("This travel request is confirmed already.")
+    request.status = TravelStatus.CONFIRMED
+    request.updated_at = timezone.now()
+    request.save(update_fields=["status", "updated_at"])
+    ScheduleEvent.objects.create(
+        period_id=request.run.proposal.period_id,
+        actor=actor,
+        action="travel confirmed",
+        note=f"{request.run}: {request.arrival.isoformat()} to {request.departure.isoformat()}",
     )
     return request

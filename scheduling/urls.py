@@ -22,4 +22,5 @@ urlpatterns: list[URLPattern] = [
     path("runs/<int:run_id>/travel/", views_travel.travel_page, name="travel"),
     path("arrivals/", views_travel.arrivals, name="arrivals"),
     path("arrivals.csv", views_travel.arrivals_csv, name="arrivals_csv"),
+    path("travel/<int:request_id>/confirm/", views_travel.travel_confirm, name="travel_confirm"),
 ]

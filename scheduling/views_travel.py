@@ -14,8 +14,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from dataflow.errors import DomainError
 from dataflow.permissions import is_staff_member, signed_in
@@ -133,3 +134,18 @@ def arrivals_csv(request: HttpRequest) -> HttpResponse:
     for row in selectors.upcoming_arrivals(timezone.localdate()):
         writer.writerow(csv_row(row))
     return response
+
+
+@login_required
+@require_POST
+def travel_confirm(request: HttpRequest, request_id: int) -> HttpResponse:
+    """Staff confirm a travel request from the arrival list."""
+    _ensure_staff(request)
+    filed = get_object_or_404(TravelRequest, pk=request_id)
+    try:
+        travel.travel_request_confirm(request_id=filed.pk, actor=signed_in(request.user))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Travel of {filed.run} confirmed.")
+    return redirect("schedule:arrivals")

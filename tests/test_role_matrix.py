@@ -215,6 +215,9 @@ PATTERNS: dict[str, dict[str, E]] = {
     # Staff's weekly arrival list of visitors, and its CSV.
     "schedule/arrivals/": {GET:      E(LOGIN, 403, 403, 403,  403,  403, 200)},
     "schedule/arrivals.csv": {GET:   E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    # The world has no travel request: staff confirming an unknown one get 404.
+    "schedule/travel/<request_id>/confirm/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 404)},
     "api/v1/token/": {
         GET:                         E(405,   405, 405, 405,  405,  405, 405),
         POST:                        E(400,   400, 400, 400,  400,  400, 400)},
@@ -517,6 +520,7 @@ def world(db: None) -> World:
         draft=draft,
         submitted=submitted,
         ids={
+            "request_id": "999999",
             "assignment": str(assignment.pk),
             "assignment_id": str(assignment.pk),
             "panel_id": str(panel.pk),

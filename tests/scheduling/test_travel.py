@@ -268,3 +268,30 @@ def test_the_proposal_page_links_the_team_to_the_travel_page(
     # then: staff (not on the team) read the nights but get no travel link
     assert link in team
     assert 'id="scheduled-nights"' in observatory and link not in observatory
+
+
+def test_staff_confirm_a_request_from_the_arrival_list_once(
+    world: World, astronomer: User, staff: User
+) -> None:
+    # given a filed request
+    filed = travel_request_save(
+        run_id=world.vm.pk,
+        actor=astronomer,
+        travellers=["Ada Lovelace"],
+        arrival=day(2),
+        departure=day(5),
+    )
+    url = f"/schedule/travel/{filed.pk}/confirm/"
+    # when the astronomer, then staff (twice) confirm it
+    refused = logged_in(astronomer).post(url)
+    first = logged_in(staff).post(url, follow=True)
+    again = logged_in(staff).post(url, follow=True)
+    # then only staff confirm it, once, with an event row; the second attempt says why
+    filed.refresh_from_db()
+    assert refused.status_code == 403
+    assert filed.status == "confirmed"
+    assert (
+        "confirmed" in first.content.decode() and "Confirm</button>" not in first.content.decode()
+    )
+    assert "confirmed already" in again.content.decode()
+    assert ScheduleEvent.objects.filter(action="travel confirmed").count() == 1
