@@ -43,6 +43,12 @@ def is_staff_member(user: AnyUser) -> bool:
     return Role.STAFF.value in user_roles(user)
 
 
+def ensure_staff(user: AnyUser, what: str) -> None:
+    """For staff-only pages: 403 with ``what`` they are for (e.g. "run the review")."""
+    if not is_staff_member(user):
+        raise PermissionDenied(f"Only observatory staff {what}.")
+
+
 def may_create_proposal(user: AnyUser) -> bool:
     """Only astronomers open proposals (staff, reviewers and operators act on them)."""
     return Role.ASTRONOMER.value in user_roles(user)

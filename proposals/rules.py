@@ -25,6 +25,11 @@ _ID = re.compile(r"[0-9]{1,18}")
 Errors = dict[str, list[str]]
 
 
+def posted_id(raw: str) -> int | None:
+    """An id posted by a page form (ASCII digits, fits a 64-bit key), else None."""
+    return int(raw) if _ID.fullmatch(raw) else None
+
+
 def number(
     value: Any,
     field: str,

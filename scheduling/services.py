@@ -22,7 +22,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from dataflow.errors import InvalidInput, NotAllowed, TransitionNotAllowed
-from dataflow.permissions import is_staff_member, may_manage_review
+from dataflow.permissions import is_staff_member
 from proposals.models import Mode, ObservingRun, Period
 from scheduling import adapter
 from scheduling.engine.longterm.checker import check_solution
@@ -51,10 +51,6 @@ PROGRESS_EVERY_S = 0.5
 can be hundreds a second early in a search); the last report is always stored."""
 
 
-def _may_schedule(user: User) -> bool:
-    return may_manage_review(user) or is_staff_member(user)
-
-
 def job_start(*, period_id: int, actor: User, solver: str, time_limit_s: int) -> ScheduleJob:
     """Queue a solve of the period's long-term schedule (staff only).
 
@@ -62,7 +58,7 @@ def job_start(*, period_id: int, actor: User, solver: str, time_limit_s: int) ->
     naming the runs when the period's input is inconsistent (a pin on a technical night, a
     link that cannot hold), before any job exists. The task is queued on commit.
     """
-    if not _may_schedule(actor):
+    if not is_staff_member(actor):
         raise NotAllowed("Only observatory staff schedule a period.")
     if solver not in Solver.values:
         raise InvalidInput("Unknown solver.", {"solver": [f"One of {', '.join(Solver.values)}."]})
@@ -117,7 +113,7 @@ def job_cancel(*, job_id: int, actor: User) -> ScheduleJob:
     """Cancel a job: a queued one at once; a running one stops at its next progress report
     (the engine cannot interrupt a search: the solve runs to its time limit and its result is
     discarded, but the job is marked cancelled as soon as the task notices)."""
-    if not _may_schedule(actor):
+    if not is_staff_member(actor):
         raise NotAllowed("Only observatory staff cancel a schedule job.")
     job = ScheduleJob.objects.select_for_update().get(pk=job_id)
     if job.status in FINISHED:
@@ -429,7 +425,7 @@ def version_accept(*, version_id: int, actor: User) -> ScheduleVersion:
     replaced by the version's placements (VM -> ``RunNight`` with its halves, SM ->
     ``SMReservation``), and an event row says who did it. 409 if it is already accepted.
     """
-    if not _may_schedule(actor):
+    if not is_staff_member(actor):
         raise NotAllowed("Only observatory staff accept a schedule.")
     period_id = ScheduleVersion.objects.values_list("period_id", flat=True).get(pk=version_id)
     versions = {
@@ -481,7 +477,7 @@ def version_from_greedy(*, period_id: int, actor: User) -> ScheduleVersion:
     """Solve the period with the greedy solver now, in this process (the demo's fast path), and
     store the result as a version through the job's own code path. 409 while another job of
     the period is active; 400 with the job's error if the solve failed."""
-    if not _may_schedule(actor):
+    if not is_staff_member(actor):
         raise NotAllowed("Only observatory staff schedule a period.")
     try:
         with transaction.atomic():

@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from dataflow.errors import DomainError
 from dataflow.observatory.models import Site, Telescope
-from dataflow.permissions import is_staff_member, signed_in
+from dataflow.permissions import ensure_staff, signed_in
 from proposals.forms import add_domain_errors
 from proposals.models import Mode, ObservingRun, Period
 from proposals.review.models import RunDecision
@@ -39,19 +38,13 @@ from scheduling.models import (
     ScheduleVersion,
 )
 
-
-def _ensure_staff(request: HttpRequest) -> None:
-    if not is_staff_member(request.user):
-        raise PermissionDenied("Only observatory staff schedule the periods.")
-
-
 # --- period -----------------------------------------------------------------------------------
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The latest period with approved runs (else the latest period)."""
-    _ensure_staff(request)
+    ensure_staff(request.user, "schedule the periods")
     approved = RunDecision.objects.filter(approved=True).values("run__proposal__period")
     period = (
         Period.objects.filter(pk__in=approved).order_by("-number").first()
@@ -88,14 +81,14 @@ def _period_page(
 
 @login_required
 def period(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "schedule the periods")
     return _period_page(request, get_object_or_404(Period, number=number))
 
 
 @login_required
 @require_POST
 def job_start(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "schedule the periods")
     found = get_object_or_404(Period, number=number)
     form = JobStartForm(request.POST)
     if form.is_valid():
@@ -118,7 +111,7 @@ def job_start(request: HttpRequest, number: int) -> HttpResponse:
 
 @login_required
 def job(request: HttpRequest, job_id: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "schedule the periods")
     found = selectors.job_with_progress(job_id)
     if found is None:
         raise Http404("No such job.")
@@ -151,7 +144,7 @@ def _elapsed(job: ScheduleJob, reported: float | None) -> float:
 @login_required
 @require_POST
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "schedule the periods")
     found = get_object_or_404(ScheduleJob, pk=job_id)
     try:
         services.job_cancel(job_id=found.pk, actor=signed_in(request.user))
@@ -303,7 +296,7 @@ def by_ra_bin(version: ScheduleVersion) -> list[StatRow]:
 
 @login_required
 def version(request: HttpRequest, version_id: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "schedule the periods")
     found = selectors.version_detail(version_id)
     if found is None:
         raise Http404("No such schedule version.")
@@ -325,7 +318,7 @@ def version(request: HttpRequest, version_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def version_accept(request: HttpRequest, version_id: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "schedule the periods")
     found = get_object_or_404(ScheduleVersion, pk=version_id)
     try:
         services.version_accept(version_id=found.pk, actor=signed_in(request.user))
@@ -389,7 +382,7 @@ def differences(a: ScheduleVersion, b: ScheduleVersion) -> dict[str, Any]:
 
 @login_required
 def compare(request: HttpRequest, version_id: int, other_id: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "schedule the periods")
     a, b = selectors.version_detail(version_id), selectors.version_detail(other_id)
     if a is None or b is None:
         raise Http404("No such schedule version.")

@@ -12,14 +12,13 @@ from itertools import groupby
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dataflow.errors import DomainError
-from dataflow.permissions import is_staff_member, signed_in
+from dataflow.permissions import ensure_staff, signed_in
 from proposals.forms import add_domain_errors
 from scheduling import selectors, travel
 from scheduling.forms import TravelForm
@@ -89,15 +88,10 @@ def travel_page(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "scheduling/travel.html", context)
 
 
-def _ensure_staff(request: HttpRequest) -> None:
-    if not is_staff_member(request.user):
-        raise PermissionDenied("Only observatory staff read the arrival list.")
-
-
 @login_required
 def arrivals(request: HttpRequest) -> HttpResponse:
     """Staff: upcoming visitors (arriving today or later), grouped by ISO week of arrival."""
-    _ensure_staff(request)
+    ensure_staff(request.user, "read the arrival list")
     rows = list(selectors.upcoming_arrivals(timezone.localdate()))
     weeks = [
         (week, list(group)) for week, group in groupby(rows, key=lambda r: iso_week(r.arrival))
@@ -126,7 +120,7 @@ def csv_row(request: TravelRequest) -> list[str]:
 @login_required
 def arrivals_csv(request: HttpRequest) -> HttpResponse:
     """Staff: the arrival list as CSV, one row per travel request."""
-    _ensure_staff(request)
+    ensure_staff(request.user, "read the arrival list")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="arrivals.csv"'
     writer = csv.writer(response)
@@ -140,7 +134,7 @@ def arrivals_csv(request: HttpRequest) -> HttpResponse:
 @require_POST
 def travel_confirm(request: HttpRequest, request_id: int) -> HttpResponse:
     """Staff confirm a travel request from the arrival list."""
-    _ensure_staff(request)
+    ensure_staff(request.user, "read the arrival list")
     filed = get_object_or_404(TravelRequest, pk=request_id)
     try:
         travel.travel_request_confirm(request_id=filed.pk, actor=signed_in(request.user))

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dataflow.errors import DomainError, InvalidInput
-from dataflow.permissions import may_manage_review, signed_in
+from dataflow.permissions import ensure_staff, may_manage_review, signed_in
 from proposals.forms import add_domain_errors
 from proposals.models import ObservingRun, Period, Proposal, ProposalStatus
 from proposals.review import selectors as sel
@@ -42,6 +41,7 @@ from proposals.review.models import (
     RunDecision,
 )
 from proposals.review.plots import pressure_png as draw_pressure_png
+from proposals.rules import posted_id
 
 #: One sentence for the panel page, from ``proposals.review.grades`` (module doc).
 NORMALISATION = (
@@ -50,11 +50,6 @@ NORMALISATION = (
     "and harsh graders count alike and each reviewer's order of proposals is kept; reviewers "
     "with fewer grades are left unchanged."
 )
-
-
-def _ensure_staff(request: HttpRequest) -> None:
-    if not may_manage_review(request.user):
-        raise PermissionDenied("Only observatory staff run the review.")
 
 
 def _period(number: int) -> Period:
@@ -124,7 +119,7 @@ def _overview_page(
 
 @login_required
 def overview(request: HttpRequest, number: int | None = None) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     if number is None:
         period = current_period()
         if period is None:
@@ -136,7 +131,7 @@ def overview(request: HttpRequest, number: int | None = None) -> HttpResponse:
 @login_required
 @require_POST
 def start(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     period = _period(number)
     try:
         moved = services.review_start(period_id=period.pk, actor=signed_in(request.user))
@@ -150,7 +145,7 @@ def start(request: HttpRequest, number: int) -> HttpResponse:
 @login_required
 @require_POST
 def panel_create(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     period = _period(number)
     form = PanelCreateForm(request.POST)
     if form.is_valid():
@@ -175,7 +170,7 @@ def panel_create(request: HttpRequest, number: int) -> HttpResponse:
 @login_required
 @require_POST
 def member_add(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     period = _period(number)
     form = MemberAddForm(request.POST, panels=period.panels.all())
     if form.is_valid():
@@ -199,7 +194,7 @@ def member_add(request: HttpRequest, number: int) -> HttpResponse:
 @login_required
 @require_POST
 def solve(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     period = _period(number)
     try:
         total = services.assignments_solve(period_id=period.pk, actor=signed_in(request.user))
@@ -212,7 +207,7 @@ def solve(request: HttpRequest, number: int) -> HttpResponse:
 @login_required
 @require_POST
 def conflict_override(request: HttpRequest, conflict_id: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     conflict = get_object_or_404(
         Conflict.objects.select_related("proposal__period"), pk=conflict_id
     )
@@ -390,7 +385,7 @@ class RankingRow:
 
 @login_required
 def ranking(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     period = _period(number)
     rankings, pressure = sel.telescope_rankings(period)
     tables = []
@@ -422,7 +417,7 @@ def ranking(request: HttpRequest, number: int) -> HttpResponse:
 
 @login_required
 def pressure_png(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     _, pressure = sel.telescope_rankings(_period(number))
     response = HttpResponse(draw_pressure_png(pressure), content_type="image/png")
     response["Cache-Control"] = "private, no-store"
@@ -492,14 +487,14 @@ def _allocation_page(
 
 @login_required
 def allocation(request: HttpRequest, number: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     return _allocation_page(request, _period(number))
 
 
 @login_required
 @require_POST
 def run_decide(request: HttpRequest, run_id: int) -> HttpResponse:
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     run = get_object_or_404(ObservingRun.objects.select_related("proposal__period"), pk=run_id)
     period = run.proposal.period
     form = RunDecisionForm(request.POST, prefix=f"run{run.pk}")
@@ -531,14 +526,14 @@ def run_decide(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 def assignment_move(request: HttpRequest, assignment_id: int) -> HttpResponse:
     """Staff move one assignment to another member of its panel (kept on re-solve)."""
-    _ensure_staff(request)
+    ensure_staff(request.user, "run the review")
     assignment = get_object_or_404(Assignment, pk=assignment_id)
-    raw = request.POST.get("reviewer", "")
+    reviewer_id = posted_id(request.POST.get("reviewer", ""))
     try:
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+        if reviewer_id is None:
             raise InvalidInput("Choose a reviewer.", {"reviewer": ["Choose a reviewer."]})
         services.assignment_move(
-            assignment_id=assignment.pk, reviewer_id=int(raw), actor=signed_in(request.user)
+            assignment_id=assignment.pk, reviewer_id=reviewer_id, actor=signed_in(request.user)
         )
     except DomainError as exc:
         messages.error(request, " ".join(exc.all_messages()))

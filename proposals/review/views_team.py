@@ -10,6 +10,7 @@ from dataflow.errors import DomainError, InvalidInput
 from dataflow.permissions import signed_in
 from proposals.models import Proposal
 from proposals.review.services import review_delegate_set
+from proposals.rules import posted_id
 from proposals.selectors import proposal_detail
 
 
@@ -20,12 +21,12 @@ def review_delegate(request: HttpRequest, pk: int) -> HttpResponse:
         proposal = proposal_detail(user=request.user, pk=pk)
     except Proposal.DoesNotExist as exc:
         raise Http404("No such proposal.") from exc
-    raw = request.POST.get("user", "")
+    user_id = posted_id(request.POST.get("user", ""))
     try:
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+        if user_id is None:
             raise InvalidInput("Choose who reviews for the team.")
         delegate = review_delegate_set(
-            proposal_id=proposal.pk, user_id=int(raw), actor=signed_in(request.user)
+            proposal_id=proposal.pk, user_id=user_id, actor=signed_in(request.user)
         )
     except DomainError as exc:
         messages.error(request, " ".join(exc.all_messages()))
