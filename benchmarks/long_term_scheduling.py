@@ -1,18 +1,22 @@
 """Long-term scheduling benchmark: greedy baseline vs CP-SAT on seeded synthetic periods.
 
-    python -m benchmarks.long_term_scheduling            # the three scenarios (~5-6 min)
+    python -m benchmarks.long_term_scheduling            # every scenario, every seed (~1 h)
     python -m benchmarks.long_term_scheduling --quick    # a third of the runs, half the
                                                          # telescopes, 122 nights, 10 s limits
-    python -m benchmarks.long_term_scheduling --scenario oversubscribed --nights 183
+    python -m benchmarks.long_term_scheduling --scenario oversubscribed --gen-seeds 4 \
+        --solver-seeds 0
 
-For each scenario, in the same run: generate the period (sky model: Paranal), solve it with
-the greedy baseline and with CP-SAT (``--workers 2``: two workers for a lone part or a model
-of several telescopes, one each for one-telescope parts running side by side on the
-machine's cores; greedy hint), and report grade-weighted
-scheduled hours of both and their ratio, CP-SAT's status, proven bound and gap, solve time,
-which solver's schedule was kept, SM shortfall per RA bin and the independent checker's
-verdict on both schedules. Timings are wall-clock on a shared machine: other processes
-slow CP-SAT down and make times noisy.
+Targets (issue 10, same machine): the 300-run period proven optimal in <= 60 s; the 1,000-run
+8-telescope year and the oversubscribed 1,000-run 4-telescope year (120 % VM load) each
+within 1 % of the bound in <= 180 s, on three generator seeds x three solver seeds; never
+below greedy. For each (scenario, generator seed, solver seed), in the same run: generate the
+period (sky model: Paranal), solve it with the greedy baseline and with CP-SAT (two workers,
+greedy hint, independent parts side by side), and report the objective of both and their
+ratio (the baseline is greedy, measured in the same run), CP-SAT's status, proven bound and
+gap (final, delivered objective against the bound), what the improvement pass added, SM
+hours the block model promised vs delivered night by night, the independent checker's
+verdict on both schedules, and MET or MISS. Timings are wall-clock on a shared machine:
+other processes slow CP-SAT down.
 """
 
 from __future__ import annotations
@@ -50,28 +54,28 @@ SCENARIOS = (
     Scenario(
         "medium",
         SyntheticSpec(n_runs=300, n_telescopes=4, n_nights=183, vm_load=0.7),
-        30.0,
+        60.0,
         "optimal",
-        "300 runs, 4 telescopes, 183 nights, 70 % VM load, SM by RA bin: optimal in <= 30 s",
+        "300 runs, 4 telescopes, 183 nights, 70 % VM load, SM by RA bin: optimal in <= 60 s",
     ),
     Scenario(
         "large",
         SyntheticSpec(n_runs=1000, n_telescopes=8, n_nights=365, vm_load=0.7),
-        120.0,
+        180.0,
         "gap1",
-        "1,000 runs, 8 telescopes, 365 nights, 70 % VM load: gap <= 1 % in <= 120 s",
+        "1,000 runs, 8 telescopes, 365 nights, 70 % VM load: gap <= 1 % in <= 180 s",
     ),
     Scenario(
         "oversubscribed",
         SyntheticSpec(n_runs=1000, n_telescopes=4, n_nights=365, vm_load=1.2),
-        120.0,
-        "greedy+5",
-        "1,000 runs, 4 telescopes, 365 nights, 120 % VM load: >= greedy + 5 % in <= 120 s",
+        180.0,
+        "gap1",
+        "1,000 runs, 4 telescopes, 365 nights, 120 % VM load: gap <= 1 % in <= 180 s",
     ),
 )
 
 
-def run_scenario(sc: Scenario, seed: int, workers: int, hint: bool) -> dict:
+def run_scenario(sc: Scenario, seed: int, solver_seed: int, workers: int) -> dict:
     spec = replace(sc.spec, seed=seed)
     t0 = time.perf_counter()
     problem = synthetic_problem(spec, site=PARANAL)
@@ -81,8 +85,7 @@ def run_scenario(sc: Scenario, seed: int, workers: int, hint: bool) -> dict:
         problem,
         time_limit_s=sc.time_limit_s - DECODE_MARGIN_S,
         num_workers=workers,
-        random_seed=seed,
-        hint_greedy=hint,
+        random_seed=solver_seed,
     )
     g_stats, c_stats = statistics(problem, greedy), statistics(problem, cp)
     g_w, c_w = g_stats.score.weighted_hours, c_stats.score.weighted_hours
@@ -93,16 +96,20 @@ def run_scenario(sc: Scenario, seed: int, workers: int, hint: bool) -> dict:
     in_time = info.wall_s <= sc.time_limit_s
     met = (
         in_time
+        and info.objective >= greedy.info.objective
         and {
             "optimal": info.status == "OPTIMAL",
             "gap1": gap is not None and gap <= 0.01,
-            "greedy+5": c_w >= 1.05 * g_w,
         }[sc.target]
     )
     return {
         "scenario": sc.name,
         "description": sc.description,
         "seed": seed,
+        "solver_seed": solver_seed,
+        "improvement": info.improvement,
+        "sm_model_hours": info.sm_model_hours,
+        "sm_delivered_hours": c_stats.sm_deliverable_hours,
         "runs": len(problem.runs),
         "vm_runs": sum(r.mode == "VM" for r in problem.runs),
         "telescopes": len(problem.telescopes),
@@ -154,7 +161,8 @@ def _verdict(problem, solution: Solution) -> str:
 def report(r: dict) -> str:
     gap = "n/a" if r["gap"] is None else f"{100 * r['gap']:.6f} %"
     lines = [
-        f"== {r['scenario']}: {r['description']} (seed {r['seed']})",
+        f"== {r['scenario']}: {r['description']} (generator seed {r['seed']}, solver seed "
+        f"{r['solver_seed']})",
         f"   {r['runs']} runs ({r['vm_runs']} VM), {r['telescopes']} telescopes, "
         f"{r['nights']} nights, VM load {100 * r['vm_load']:.0f} %; generated in "
         f"{r['generate_s']:.1f} s; model {r['model']}",
@@ -164,7 +172,10 @@ def report(r: dict) -> str:
         f"   plain hours           greedy {r['greedy_hours']:.0f}   CP-SAT {r['cpsat_hours']:.0f}"
         f"   VM runs placed greedy {r['vm_placed']['greedy']}, CP-SAT {r['vm_placed']['cpsat']}",
         f"   CP-SAT {r['status']} in {r['solve_s']:.1f} s (limit {r['time_limit_s']:.0f} s), "
-        f"objective {r['objective']}, bound {r['bound']}, gap {gap}, kept: {r['winner']}",
+        f"objective {r['objective']}, bound {r['bound']}, gap {gap}, kept: {r['winner']}; "
+        f"improvement pass added {r['improvement']}",
+        f"   SM hours: block model {r['sm_model_hours'] or 0:.0f}, delivered night by night "
+        f"{r['sm_delivered_hours']:.0f}",
         "   hours by class (requested / greedy / CP-SAT): "
         + "; ".join(
             f"{c} {v['requested']:.0f} / {v['greedy']:.0f} / {v['cpsat']:.0f}"
@@ -180,7 +191,7 @@ def report(r: dict) -> str:
             for x in r["parts"]
         ),
         f"   checker: greedy {r['checker']['greedy']}; CP-SAT {r['checker']['cpsat']}",
-        f"   target ({r['target']}): {'MET' if r['target_met'] else 'MISSED'}",
+        f"   target ({r['target']}, not below greedy): {'MET' if r['target_met'] else 'MISS'}",
     ]
     return "\n".join(lines)
 
@@ -189,19 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.long_term_scheduling")
     parser.add_argument("--quick", action="store_true", help="smaller periods, 10 s limits")
     parser.add_argument("--scenario", choices=[s.name for s in SCENARIOS], action="append")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--gen-seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--solver-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--nights", type=int, help="override the period length")
     parser.add_argument("--time-limit", type=float, help="override the CP-SAT time limit, s")
     parser.add_argument("--load", type=float, help="override the VM load (<= 0: natural mix)")
-    parser.add_argument("--no-hint", action="store_true", help="do not hint CP-SAT")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 4, 1))
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     print(
-        f"long-term scheduling benchmark: CP-SAT num_workers={args.workers} (one-telescope "
-        "parts: one worker each, side by side), "
+        f"long-term scheduling benchmark: CP-SAT num_workers={args.workers} (independent "
+        "parts side by side, one worker each; a lone part all), "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: "
         "timings are noisy)"
     )
@@ -224,9 +235,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.load is not None:
             spec = replace(spec, vm_load=args.load if args.load > 0 else None)
         sc = replace(sc, spec=spec, time_limit_s=limit)
-        r = run_scenario(sc, args.seed, args.workers, hint=not args.no_hint)
-        results.append(r)
-        print(report(r), flush=True)
+        for seed in args.gen_seeds:
+            for solver_seed in args.solver_seeds:
+                r = run_scenario(sc, seed, solver_seed, args.workers)
+                results.append(r)
+                print(report(r), flush=True)
+    met = sum(r["target_met"] for r in results)
+    print(f"summary: {met} of {len(results)} MET")
+    for r in results:
+        gap = "n/a" if r["gap"] is None else f"{100 * r['gap']:.3f} %"
+        print(
+            f"  {r['scenario']:<15} seeds {r['seed']}/{r['solver_seed']}: {r['status']}, gap "
+            f"{gap} in {r['solve_s']:.0f} s, ratio to greedy {r['ratio']:.4f}: "
+            f"{'MET' if r['target_met'] else 'MISS'}"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)

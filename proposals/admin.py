@@ -22,7 +22,7 @@ from proposals.models import (
     ProposalEvent,
     Target,
 )
-from proposals.review.models import ReviewEvent, ReviewSetup, TelescopeAvailability
+from proposals.review.models import ReviewEvent, ReviewSetup
 
 
 @admin.register(Period)
@@ -162,14 +162,6 @@ class ReviewSetupAdmin(admin.ModelAdmin):
         "review_deadline", "started_at",
     ]  # fmt: skip
     readonly_fields = ["started_at"]
-
-
-@admin.register(TelescopeAvailability)
-class TelescopeAvailabilityAdmin(admin.ModelAdmin):
-    """Technical and closed nights per telescope and period: the time offered to a call."""
-
-    list_display = ["period", "telescope", "technical_nights", "closed_nights"]
-    list_filter = ["period", "telescope"]
 
 
 @admin.register(ReviewEvent)

@@ -258,6 +258,5 @@ from proposals.review.models import (  # noqa: E402, F401
     ReviewEvent,
     ReviewSetup,
     RunDecision,
-    TelescopeAvailability,
 )
 from proposals.review.models import Review as ProposalReview  # noqa: E402, F401

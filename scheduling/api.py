@@ -1,6 +1,7 @@
 """Long-term schedule REST API (under /api/v1/schedule/), staff only: start a period's solve
-job, follow its progress, cancel it, read the schedule versions it stored; staff read the
-visitors' arrival list. The one team endpoint: a VM run's travel request (``runs/{id}/travel/``).
+job, follow its progress, cancel it, read the schedule versions it stored, pin VM runs (and
+remove pins); staff read the visitors' arrival list. The one team endpoint: a VM run's travel
+request (``runs/{id}/travel/``), with an ETag and If-Match as the proposals API has them.
 
 Same conventions as the review API (``proposals.review.api``): every operation refuses anyone
 but staff with 403 before anything is looked up; an input serializer checks shape, then
@@ -11,22 +12,23 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dataflow.errors import NotAllowed
+from dataflow.errors import NotAllowed, StaleVersion
 from dataflow.permissions import is_staff_member, may_manage_review, signed_in
-from proposals.api.views import ERROR, ID
+from proposals.api.views import ERROR, ID, expected_version, with_etag
 from proposals.models import ObservingRun, Period
-from scheduling import selectors, services, travel
+from scheduling import pins, selectors, services, travel
 from scheduling.models import (
     JobProgress,
     LeftOut,
     Placement,
+    RunPin,
     ScheduleJob,
     ScheduleVersion,
     Solver,
@@ -147,6 +149,25 @@ class LeftOutSerializer(serializers.ModelSerializer[LeftOut]):
         fields = ["run", "reason"]
 
 
+class PinSerializer(serializers.ModelSerializer[RunPin]):
+    run = RunRefSerializer(source="*")
+    by = serializers.CharField(source="by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = RunPin
+        fields = ["id", "run", "start", "second_half", "by", "at"]
+
+
+class PinInput(serializers.Serializer[Any]):
+    run = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, help_text="The id of an approved VM run of the period"
+    )
+    start = serializers.DateField(help_text="The local date on which its first night begins")
+    second_half = serializers.BooleanField(
+        default=False, help_text="Start on the second half of that night (half-night runs)"
+    )
+
+
 class VersionDetailSerializer(VersionSerializer):
     statistics = serializers.JSONField(
         help_text="Requested vs scheduled hours per rank class and RA bin, pressure, the solve"
@@ -206,6 +227,57 @@ class SchedulePeriodViewSet(viewsets.GenericViewSet[Period]):
         """The period's schedule versions, newest first."""
         period, _ = self._period(request, number, "read the schedule versions")
         return Response(VersionSerializer(selectors.period_versions(period.pk), many=True).data)
+
+    @extend_schema(methods=["GET"], responses={200: PinSerializer(many=True), **STAFF_READ_ERRORS})
+    @extend_schema(
+        methods=["POST"],
+        request=PinInput,
+        responses={200: PinSerializer, 201: PinSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def pins(self, request: Request, number: str) -> Response:
+        """GET: the pins of the period's VM runs, by night. POST: pin a VM run to start on a
+        night (201), or move its pin there (200); the next solve places it there. 400 naming
+        the run, nothing stored, when the pin cannot hold: not an approved VM run of the
+        period, a night outside it, technical or closed, or one the run cannot use (moon,
+        instrument, visibility), an overlap with another pin."""
+        if request.method == "GET":
+            period, _ = self._period(request, number, "read the pins")
+            return Response(PinSerializer(pins.period_pins(period.pk), many=True).data)
+        period, actor = self._period(request, number, "pin runs")
+        data = PinInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        existed = RunPin.objects.filter(run_id=values["run"]).exists()
+        pin = pins.pin_set(
+            period_id=period.pk,
+            run_id=values["run"],
+            start=values["start"],
+            second_half=values["second_half"],
+            actor=actor,
+        )
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(PinSerializer(pins.period_pins(period.pk).get(pk=pin.pk)).data, code)
+
+
+class PinViewSet(viewsets.GenericViewSet[RunPin]):
+    """A pin of a VM run (staff): remove it."""
+
+    lookup_url_kwarg = "pin_id"
+    lookup_value_regex = ID
+    serializer_class = PinSerializer
+    queryset = RunPin.objects.none()  # for the schema; ``destroy`` looks the pin up itself
+
+    @extend_schema(request=None, responses={204: None, **STAFF_READ_ERRORS, 409: ERROR})
+    def destroy(self, request: Request, pin_id: str) -> Response:
+        """Remove the pin: the next solve may place the run anywhere (409 if it is gone
+        already)."""
+        actor = _staff_only(request, "remove pins")
+        pk = _pk(pin_id)
+        if pk is None or not RunPin.objects.filter(pk=pk).exists():
+            raise NotFound("No such pin.")
+        pins.pin_remove(pin_id=pk, actor=actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class JobViewSet(viewsets.GenericViewSet[ScheduleJob]):
@@ -286,6 +358,19 @@ class TravelInput(serializers.Serializer[Any]):
     notes = serializers.CharField(allow_blank=True, default="", max_length=5000)
 
 
+TRAVEL_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        'The travel request\'s ETag (from GET), e.g. "3". If present and stale (someone saved '
+        "it since, or an accepted schedule marked it as needing an update) the write is "
+        "refused with 412; if absent the write is accepted."
+    ),
+)
+
+
 class TravelRequestSerializer(serializers.ModelSerializer[TravelRequest]):
     run = RunRefSerializer(source="*")
     travellers = serializers.ListField(child=serializers.CharField())
@@ -305,6 +390,7 @@ class TravelRequestSerializer(serializers.ModelSerializer[TravelRequest]):
             "lodging",
             "notes",
             "status",
+            "update_reason",
             "submitted_by",
             "created_at",
             "updated_at",
@@ -349,15 +435,24 @@ class TravelRunViewSet(viewsets.GenericViewSet[ObservingRun]):
     @extend_schema(
         methods=["PUT"],
         request=TravelInput,
-        responses={200: TravelRequestSerializer, 201: TravelRequestSerializer, **WRITE_ERRORS},
+        responses={
+            200: TravelRequestSerializer,
+            201: TravelRequestSerializer,
+            **WRITE_ERRORS,
+            412: ERROR,
+        },
+        parameters=[TRAVEL_IF_MATCH],
     )
     @action(detail=True, methods=["get", "put"])
     def travel(self, request: Request, run_id: str) -> Response:
-        """GET: the run's travel request (404 until one is filed). PUT: file it (201) or replace
-        it (200): arrive on or before the run's first night, leave after its last, one to five
-        named travellers (400 with field messages). 409 when the run cannot travel: not
-        visitor mode, not approved, or no nights in an accepted schedule. 404 unless the
-        proposal is visible to you; 403 for staff who are not on its team."""
+        """GET: the run's travel request (404 until one is filed), with its ETag. PUT: file it
+        (201) or replace it (200): arrive on or before the run's first night, leave after its
+        last, one to five named travellers (400 with field messages); 412 when If-Match is
+        stale. A request whose run's nights an accepted schedule moved out of its dates has
+        the status ``needs_update`` (and ``update_reason``) until it is replaced with dates
+        that fit. 409 when the run cannot travel: not visitor mode, not approved, or no nights
+        in an accepted schedule. 404 unless the proposal is visible to you; 403 for staff who
+        are not on its team."""
         actor = signed_in(request.user)
         pk = _pk(run_id)
         if pk is None:
@@ -367,13 +462,30 @@ class TravelRunViewSet(viewsets.GenericViewSet[ObservingRun]):
         if request.method == "GET":
             if existing is None:
                 raise NotFound("No travel request for this run yet.")
-            return Response(TravelRequestSerializer(existing).data)
+            return with_etag(Response(TravelRequestSerializer(existing).data), existing.version)
         data = TravelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        travel.travel_request_save(run_id=run.pk, actor=actor, **data.validated_data)
+        travel.travel_request_save(
+            run_id=run.pk,
+            actor=actor,
+            expected_version=_if_match(request),
+            **data.validated_data,
+        )
         saved = selectors.travel_of_run(run.pk)
+        assert saved is not None  # just saved, under the run's lock
         code = status.HTTP_200_OK if existing is not None else status.HTTP_201_CREATED
-        return Response(TravelRequestSerializer(saved).data, status=code)
+        return with_etag(Response(TravelRequestSerializer(saved).data, status=code), saved.version)
+
+
+def _if_match(request: Request) -> int | None:
+    """The version If-Match names (the proposals API's reading of the header)."""
+    try:
+        return expected_version(request)
+    except StaleVersion:
+        raise StaleVersion(
+            f"If-Match {request.headers.get('If-Match')!r} is not an ETag of this travel "
+            "request: reload it and use its ETag."
+        ) from None
 
 
 class ArrivalViewSet(viewsets.GenericViewSet[TravelRequest]):
@@ -398,3 +510,4 @@ def register(router: Any) -> None:
     router.register("schedule/arrivals", ArrivalViewSet, basename="schedule-arrival")
     router.register("schedule/jobs", JobViewSet, basename="schedule-job")
     router.register("schedule/versions", VersionViewSet, basename="schedule-version")
+    router.register("schedule/pins", PinViewSet, basename="schedule-pin")

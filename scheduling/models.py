@@ -291,6 +291,8 @@ class ScheduleEvent(models.Model):
 class TravelStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     CONFIRMED = "confirmed", "Confirmed"
+    # An accepted schedule moved or removed the run's nights out of the request's dates.
+    NEEDS_UPDATE = "needs_update", "Needs update"
 
 
 class TravelRequest(models.Model):
@@ -310,7 +312,13 @@ class TravelRequest(models.Model):
     lodging = models.BooleanField(default=True, help_text="A room at the site.")
     notes = models.TextField(blank=True)
     status = models.CharField(
-        max_length=10, choices=TravelStatus.choices, default=TravelStatus.SUBMITTED
+        max_length=12, choices=TravelStatus.choices, default=TravelStatus.SUBMITTED
+    )
+    update_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the team must update it (needs update)."
+    )
+    version = models.PositiveIntegerField(
+        default=1, help_text="Bumped by every write: the API's ETag."
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

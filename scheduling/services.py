@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from scheduling import adapter
 from scheduling.engine.longterm.checker import check_solution
 from scheduling.engine.longterm.cpsat import solve_cpsat
 from scheduling.engine.longterm.greedy import solve_greedy
-from scheduling.engine.longterm.problem import Problem, ProblemError, Run, ScheduleConflict
+from scheduling.engine.longterm.problem import Problem, ProblemError, ScheduleConflict
 from scheduling.engine.longterm.solution import Progress, Solution, statistics
 from scheduling.models import (
     JobProgress,
@@ -48,7 +48,12 @@ FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 MAX_TIME_LIMIT_S = 3600
 PROGRESS_EVERY_S = 0.5
 """At most one progress row per this many seconds (CP-SAT reports every improvement, which
-can be hundreds a second early in a search); the last report is always stored."""
+can be hundreds a second early in a search); the last report is always stored. While the
+engine reports nothing new (a search can go quiet for minutes), its last report is repeated
+at this pace with the time moved on: a heartbeat, so that a long solve visibly progresses."""
+HEARTBEAT_ROWS = 240
+"""Heartbeats of a job are spaced so that its time limit holds at most about this many (the
+job page fetches every row each second: an hour's solve beats every 15 s)."""
 
 
 def job_start(*, period_id: int, actor: User, solver: str, time_limit_s: int) -> ScheduleJob:
@@ -183,8 +188,9 @@ def _cancel_requested(job_id: int) -> bool:
 
 
 def _solve_with_progress(job: ScheduleJob, problem: Problem) -> Solution | None:
-    """The solve in a thread; this thread writes its progress rows (each committed alone) and
-    watches for cancellation. ``None``: cancelled (the solve's result is discarded).
+    """The solve in a thread; this thread writes its progress rows (each committed alone, with
+    heartbeats while the engine is quiet) and watches for cancellation. ``None``: cancelled
+    (the solve's result is discarded).
 
     The engine calls ``progress`` from CP-SAT's own threads, where a database write would open
     another connection (and, under a test's transaction, block on its lock): the callback only
@@ -201,13 +207,16 @@ def _solve_with_progress(job: ScheduleJob, problem: Problem) -> Solution | None:
 
     thread = threading.Thread(target=solve, name=f"schedule-job-{job.pk}", daemon=True)
     thread.start()
+    heartbeat_s = max(PROGRESS_EVERY_S, job.time_limit_s / HEARTBEAT_ROWS)
     last_write = float("-inf")
-    pending: Progress | None = None
+    pending: Progress | None = None  # the newest report, not written yet
+    latest: tuple[Progress, float] | None = None  # the newest report and when it arrived
     while thread.is_alive() or not reports.empty():
         try:
             pending = reports.get(timeout=PROGRESS_EVERY_S)
             while not reports.empty():  # keep only the newest report
                 pending = reports.get_nowait()
+            latest = (pending, time.monotonic())
         except queue.Empty:
             pass
         if _cancel_requested(job.pk):
@@ -218,6 +227,12 @@ def _solve_with_progress(job: ScheduleJob, problem: Problem) -> Solution | None:
         if pending is not None and now - last_write >= PROGRESS_EVERY_S:
             _record(job.pk, pending)
             pending, last_write = None, now
+        elif pending is None and latest is not None and now - last_write >= heartbeat_s:
+            # Nothing new: the last report again, at the engine's time (its own clock plus the
+            # time since the report arrived never runs ahead of it, so rows stay in order).
+            report, arrived = latest
+            _record(job.pk, replace(report, elapsed_s=report.elapsed_s + now - arrived))
+            last_write = now
     thread.join()
     if pending is not None:  # the last report (the solve's final one) is always stored
         _record(job.pk, pending)
@@ -312,6 +327,11 @@ def statistics_json(stats: Any, solution: Solution) -> dict[str, Any]:
             # rebuilt exactly (placements spread it per night) and checked again.
             "sm_served": dict(solution.sm_served),
             "reservations": [asdict(r) for r in solution.reservations],
+            # SM hours the solver's block model promised, and those a queue can deliver
+            # night by night (the placements); what the end-of-solve pass added
+            "sm_model_hours": solution.info.sm_model_hours,
+            "sm_deliverable_hours": stats.sm_deliverable_hours,
+            "improvement": solution.info.improvement,
             "solve": {
                 "solver": info.solver,
                 "status": info.status,
@@ -346,10 +366,7 @@ def placements(
     solution: Solution,
 ) -> list[Placement]:
     """A VM run: a row per night it uses, with its halves and the hours of those halves. An SM
-    run: its served hours spread over the nights of its group's reservations, in proportion
-    to the reservation's hours and, within a block, to the run's visible hours on the nights
-    where its moon limit and instrument allow it (the engine reserves per group and block,
-    not per run and night)."""
+    run: a row per night the engine's night-by-night delivery serves it, with those hours."""
     out: list[Placement] = []
     dark = problem.dark_hours
     for rid, start in sorted(solution.vm_starts.items()):
@@ -368,46 +385,14 @@ def placements(
                     second_half=1 in hs,
                 )
             )
-    for rid, served in sorted(solution.sm_served.items()):
-        if served <= 0:
-            continue
-        run = problem.run(rid)
-        for night, hours in _sm_nights(problem, run, served, solution).items():
-            out.append(
-                Placement(
-                    version=version,
-                    run=runs[rid],
-                    date=problem.dates[night],
-                    hours=hours,
+    for rid, per_night in sorted(solution.sm_nights.items()):
+        for night, hours in sorted(per_night.items()):
+            if hours > 0:
+                out.append(
+                    Placement(
+                        version=version, run=runs[rid], date=problem.dates[night], hours=hours
+                    )
                 )
-            )
-    return out
-
-
-def _sm_nights(problem: Problem, run: Run, served: float, solution: Solution) -> dict[int, float]:
-    key = (run.telescope, run.instrument, float(run.max_fli), problem.ra_bin(run.ra_deg))
-    mine = [
-        r
-        for r in solution.reservations
-        if (r.telescope, r.instrument, float(r.max_fli), r.ra_bin) == key and r.hours > 0
-    ]
-    total = sum(r.hours for r in mine)
-    if total <= 0:
-        return {}
-    usable = (problem.moon_fli <= run.max_fli + 1e-9) & np.asarray(
-        problem.telescope(run.telescope).mounted.get(run.instrument, np.ones(problem.n_nights)),
-        dtype=bool,
-    )
-    out: dict[int, float] = {}
-    for r in mine:
-        nights = np.arange(r.first, r.last + 1)
-        weight = np.where(usable[nights], np.asarray(run.visible_hours, dtype=float)[nights], 0.0)
-        if weight.sum() <= 0:
-            weight = np.ones(len(nights))
-        share = served * r.hours / total
-        for n, w in zip(nights, weight / weight.sum(), strict=True):
-            if w > 0:
-                out[int(n)] = out.get(int(n), 0.0) + share * float(w)
     return out
 
 
@@ -423,7 +408,9 @@ def version_accept(*, version_id: int, actor: User) -> ScheduleVersion:
     Under the lock of all the period's versions: the version becomes the accepted one (the
     previous acceptance is cleared), every VM night and SM reservation of the period's runs is
     replaced by the version's placements (VM -> ``RunNight`` with its halves, SM ->
-    ``SMReservation``), and an event row says who did it. 409 if it is already accepted.
+    ``SMReservation``), and an event row says who did it. Travel requests that no longer cover
+    their run's new nights are marked as needing an update (``travel.recheck_travel``). 409 if
+    it is already accepted.
     """
     if not is_staff_member(actor):
         raise NotAllowed("Only observatory staff accept a schedule.")
@@ -470,6 +457,9 @@ def version_accept(*, version_id: int, actor: User) -> ScheduleVersion:
     ScheduleEvent.objects.create(
         period_id=period_id, version=version, actor=actor, action="accepted", note=note
     )
+    from scheduling.travel import recheck_travel
+
+    recheck_travel(period_id=period_id, actor=actor)
     return version
 
 

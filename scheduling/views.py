@@ -1,6 +1,7 @@
 """Staff pages of the long-term schedule: a period's jobs and versions (start a solve, see
-the input's issues first), a job with its live progress, a version's calendar (nights ×
-telescopes), accepting it, and the comparison of two versions.
+the input's issues first), its pins and links (add, remove), a job with its live progress, a
+version's calendar (nights × telescopes; "Pin here" on a placed VM run), accepting it, and the
+comparison of two versions.
 
 Thin, like the review's staff pages: staff only (403 for anyone else, the login page for
 anonymous visitors), every write is one service whose errors go back onto the page.
@@ -19,6 +20,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dataflow.errors import DomainError
@@ -27,13 +29,16 @@ from dataflow.permissions import ensure_staff, signed_in
 from proposals.forms import add_domain_errors
 from proposals.models import Mode, ObservingRun, Period
 from proposals.review.models import RunDecision
-from scheduling import adapter, selectors, services
+from proposals.rules import posted_id
+from scheduling import adapter, pins, selectors, services
 from scheduling.engine.longterm.problem import ProblemError, ScheduleConflict
-from scheduling.forms import JobStartForm
+from scheduling.forms import JobStartForm, LinkForm, PinForm
 from scheduling.models import (
     CalendarNight,
     JobStatus,
     Placement,
+    RunLink,
+    RunPin,
     ScheduleJob,
     ScheduleVersion,
 )
@@ -65,12 +70,27 @@ def input_issues(period: Period) -> list[str]:
     return adapter.check_period_problem(pp)
 
 
+@dataclass(frozen=True)
+class LinkRow:
+    link: RunLink
+    text: str  # in the engine's words, as the issues name it
+
+
 def _period_page(
-    request: HttpRequest, period: Period, form: JobStartForm | None = None
+    request: HttpRequest,
+    period: Period,
+    form: JobStartForm | None = None,
+    pin_form: PinForm | None = None,
+    link_form: LinkForm | None = None,
 ) -> HttpResponse:
+    runs = pins.pinnable_runs(period.pk)
     context = {
         "period": period,
         "form": form or JobStartForm(),
+        "pin_form": pin_form or PinForm(runs=runs),
+        "link_form": link_form or LinkForm(runs=runs),
+        "pins": pins.period_pins(period.pk),
+        "links": [LinkRow(row, pins.describe_link(row)) for row in pins.period_links(period.pk)],
         "issues": input_issues(period),
         "jobs": selectors.period_jobs(period.pk).select_related("version"),
         "versions": selectors.period_versions(period.pk).select_related("accepted_by"),
@@ -104,6 +124,129 @@ def job_start(request: HttpRequest, number: int) -> HttpResponse:
         else:
             return redirect("schedule:job", job_id=job.pk)
     return _period_page(request, found, form)
+
+
+# --- pins and links ---------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def pin_add(request: HttpRequest, number: int) -> HttpResponse:
+    ensure_staff(request.user, "schedule the periods")
+    found = get_object_or_404(Period, number=number)
+    form = PinForm(request.POST, runs=pins.pinnable_runs(found.pk))
+    if form.is_valid():
+        try:
+            pin = pins.pin_set(
+                period_id=found.pk,
+                run_id=form.cleaned_data["run"].pk,
+                start=form.cleaned_data["start"],
+                second_half=form.cleaned_data["second_half"],
+                actor=signed_in(request.user),
+            )
+        except DomainError as exc:
+            add_domain_errors(form, exc)
+        else:
+            messages.success(request, f"{pin.run} pinned on {_pin_place(pin)}: re-solve to apply.")
+            return redirect(f"{reverse('schedule:period', args=[found.number])}#pins")
+    return _period_page(request, found, pin_form=form)
+
+
+def _pin_place(pin: RunPin) -> str:
+    return f"{pin.start.isoformat()}{' (second half)' if pin.second_half else ''}"
+
+
+@login_required
+@require_POST
+def pin_remove(request: HttpRequest, pin_id: int) -> HttpResponse:
+    ensure_staff(request.user, "schedule the periods")
+    found = get_object_or_404(RunPin.objects.select_related("run__proposal__period"), pk=pin_id)
+    try:
+        pins.pin_remove(pin_id=found.pk, actor=signed_in(request.user))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Pin of {found.run} removed.")
+    period = found.run.proposal.period
+    return redirect(f"{reverse('schedule:period', args=[period.number])}#pins")
+
+
+@login_required
+@require_POST
+def pin_here(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Pin a VM run where this version placed it (its first night and half)."""
+    ensure_staff(request.user, "schedule the periods")
+    found = get_object_or_404(ScheduleVersion, pk=version_id)
+    run_id = posted_id(request.POST.get("run", ""))
+    first = (
+        found.placements.filter(run_id=run_id, run__mode=Mode.VM)
+        .select_related("run__proposal")
+        .order_by("date")
+        .first()
+        if run_id is not None
+        else None
+    )
+    if first is None:
+        messages.error(request, f"That run has no visitor-mode night in v{found.number}.")
+    else:
+        try:
+            pin = pins.pin_set(
+                period_id=found.period_id,
+                run_id=first.run_id,
+                start=first.date,
+                second_half=not first.first_half,
+                actor=signed_in(request.user),
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{pin.run} pinned on {_pin_place(pin)}.")
+    return redirect("schedule:version", version_id=found.pk)
+
+
+@login_required
+@require_POST
+def link_add(request: HttpRequest, number: int) -> HttpResponse:
+    ensure_staff(request.user, "schedule the periods")
+    found = get_object_or_404(Period, number=number)
+    form = LinkForm(request.POST, runs=pins.pinnable_runs(found.pk))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            link = pins.link_add(
+                period_id=found.pk,
+                first_id=data["first"].pk,
+                second_id=data["second"].pk,
+                kind=data["kind"],
+                min_days=data["min_days"],
+                max_days=data["max_days"],
+                ordered=data["ordered"],
+                actor=signed_in(request.user),
+            )
+        except DomainError as exc:
+            add_domain_errors(form, exc)
+        else:
+            messages.success(request, f"Added: {pins.describe_link(link)}.")
+            return redirect(f"{reverse('schedule:period', args=[found.number])}#links")
+    return _period_page(request, found, link_form=form)
+
+
+@login_required
+@require_POST
+def link_remove(request: HttpRequest, link_id: int) -> HttpResponse:
+    ensure_staff(request.user, "schedule the periods")
+    found = get_object_or_404(
+        RunLink.objects.select_related("first__proposal__period", "second__proposal"), pk=link_id
+    )
+    text = pins.describe_link(found)
+    try:
+        pins.link_remove(link_id=found.pk, actor=signed_in(request.user))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Removed: {text}.")
+    period = found.first.proposal.period
+    return redirect(f"{reverse('schedule:period', args=[period.number])}#links")
 
 
 # --- job --------------------------------------------------------------------------------------
@@ -158,15 +301,25 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 # --- version: the calendar ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class VMBlock:
+    """A VM run on one night of a version."""
+
+    name: str
+    half: str  # "" or "1st half" / "2nd half"
+    run_id: int
+    start: bool  # the run's first night in this version ("Pin here" is offered there)
+    pinned: bool  # pinned on exactly this start
+    pinned_elsewhere: str = ""  # where its pin is, when not here (on its first night only)
+
+
 @dataclass
 class Cell:
     """One telescope on one night of a version."""
 
     closed: str = ""  # "technical" / "closed" (CalendarNight.kind), else ""
     note: str = ""
-    vm: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # (run name, "" or "1st half" / "2nd half")
+    vm: list[VMBlock] = field(default_factory=list)
     sm: list[tuple[str, float]] = field(default_factory=list)  # (run name, hours)
 
     @property
@@ -199,6 +352,13 @@ def calendar(version: ScheduleVersion) -> tuple[list[Telescope], list[Night]]:
         period.start + dt.timedelta(days=i) for i in range((period.end - period.start).days + 1)
     ]
     placements = list(version.placements.all())
+    starts: dict[int, Placement] = {}
+    for p in sorted(placements, key=lambda p: p.date):
+        starts.setdefault(p.run_id, p)
+    pinned = {
+        pin.run_id: (pin.start, pin.second_half)
+        for pin in RunPin.objects.filter(run_id__in=list(starts))
+    }
     telescopes = list(Telescope.objects.select_related("site").order_by("name"))
     column = {t.pk: i for i, t in enumerate(telescopes)}
     grid = {d: [Cell() for _ in telescopes] for d in dates}
@@ -211,7 +371,15 @@ def calendar(version: ScheduleVersion) -> tuple[list[Telescope], list[Night]]:
             continue
         cell = grid[p.date][column[p.run.telescope_id]]
         if p.run.mode == Mode.VM:
-            cell.vm.append((str(p.run), _half(p)))
+            start = starts[p.run_id] is p
+            pin = pinned.get(p.run_id)
+            here = pin == (p.date, not p.first_half)
+            elsewhere = ""
+            if start and pin is not None and not here:
+                elsewhere = pin[0].isoformat() + (" (second half)" if pin[1] else "")
+            cell.vm.append(
+                VMBlock(str(p.run), _half(p), p.run_id, start, start and here, elsewhere)
+            )
         else:
             cell.sm.append((str(p.run), p.hours))
     site = _site(placements, telescopes)

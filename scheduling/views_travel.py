@@ -36,6 +36,7 @@ CSV_HEADER = [
     "lodging",
     "flights",
     "status",
+    "update_reason",
 ]
 
 
@@ -114,6 +115,7 @@ def csv_row(request: TravelRequest) -> list[str]:
         "yes" if request.lodging else "no",
         request.flights,
         request.status,
+        request.update_reason,
     ]
 
 

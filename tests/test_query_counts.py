@@ -305,7 +305,7 @@ def test_review_list_api_queries_do_not_grow_with_assignments(
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("page", "queries"), [("home", 5), ("panel", 22), ("overview", 31)])
+@pytest.mark.parametrize(("page", "queries"), [("home", 5), ("panel", 22), ("overview", 24)])
 def test_review_page_queries_do_not_grow_with_proposals(
     period: Period, django_assert_num_queries: Counter, page: str, queries: int
 ) -> None:

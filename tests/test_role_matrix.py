@@ -203,6 +203,19 @@ PATTERNS: dict[str, dict[str, E]] = {
         POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
     "schedule/versions/<version_id>/compare/<other_id>/": {
         GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    # Pins and links of VM runs: an empty form is shown back with its errors; the world has
+    # no pin nor link (removing an unknown one: 404); "Pin here" naming no run of the version
+    # goes back to its calendar with the refusal as a message.
+    "schedule/periods/<number>/pins/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "schedule/pins/<pin_id>/remove/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 404)},
+    "schedule/periods/<number>/links/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "schedule/links/<link_id>/remove/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 404)},
+    "schedule/versions/<version_id>/pins/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
     # Staff export the accepted schedule.
     "schedule/export/periods/<number>/nights.csv": {
         GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
@@ -344,6 +357,13 @@ ROUTER: dict[str, dict[str, E]] = {
     # Accepting the world's (empty) version writes its nights: none.
     "schedule/versions/<version_id>/accept/": {
         POST:                        E(401,   403, 403, 403,  403,  403, 200)},
+    # Pins of the period's VM runs: staff only (an empty body names no run: 400); the world
+    # has no pin (removing an unknown one: 404).
+    "schedule/periods/<number>/pins/": {
+        GET:                         E(401,   403, 403, 403,  403,  403, 200),
+        POST:                        E(401,   403, 403, 403,  403,  403, 400)},
+    "schedule/pins/<pin_id>/": {
+        DELETE:                      E(401,   403, 403, 403,  403,  403, 404)},
     # A VM run's travel request, for its team (403 for staff not on it): the world's run has
     # none filed (GET 404), an empty body is refused for its shape (400).
     "schedule/runs/<run_id>/travel/": {
@@ -521,6 +541,8 @@ def world(db: None) -> World:
         submitted=submitted,
         ids={
             "request_id": "999999",
+            "pin_id": "999999",
+            "link_id": "999999",
             "assignment": str(assignment.pk),
             "assignment_id": str(assignment.pk),
             "panel_id": str(panel.pk),

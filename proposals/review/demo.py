@@ -10,17 +10,10 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from dataflow.demo import distributions as dist
-from dataflow.observatory.models import Telescope
 from proposals.models import Category, Period
 from proposals.review import selectors as sel
 from proposals.review import services as rv
-from proposals.review.models import (
-    Assignment,
-    Conflict,
-    ConflictKind,
-    ReviewSetup,
-    TelescopeAvailability,
-)
+from proposals.review.models import Assignment, Conflict, ConflictKind, ReviewSetup
 
 EXPERTISE = {
     "A": ["cosmology", "lensing", "quasars", "clusters", "supernovae"],
@@ -45,15 +38,8 @@ def walk(period: Period, *, staff: User, reviewers: list[User], rng: np.random.G
             "review_deadline": timezone.now() + dt.timedelta(days=45),
         },
     )
-    # Not every night is open to this call: technical nights, and nights held by large
-    # programmes and guaranteed time, so the pressure is the 2-3 of a real call.
-    nights = (period.end - period.start).days + 1
-    for telescope in Telescope.objects.all():
-        TelescopeAvailability.objects.get_or_create(
-            period=period,
-            telescope=telescope,
-            defaults={"technical_nights": nights // 10, "closed_nights": nights * 6 // 10},
-        )
+    # The time offered to the call is the calendar's open nights (``scheduling.demo``, seeded
+    # first): most are held for guaranteed time and large programmes, so the pressure is 2-3.
     rv.review_start(period_id=period.pk, actor=staff)
     per_panel = max(len(reviewers) // len(Category.values), 3)
     for i, category in enumerate(Category.values):

@@ -1,5 +1,6 @@
 """Review and time allocation (ESO's OPC): panels, conflicts, assignments, reviews, the chair's
-grade, per-telescope availability, run decisions and the time ledger.
+grade, run decisions and the time ledger. The nights a telescope offers are the observatory
+calendar's (``scheduling.models.CalendarNight``), read by ``selectors.available_hours``.
 
 Imported by ``proposals.models`` so Django registers them in the ``proposals`` app."""
 
@@ -7,8 +8,6 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
-
-from dataflow.observatory.models import Telescope
 
 
 class ReviewSetup(models.Model):
@@ -35,23 +34,6 @@ class ReviewSetup(models.Model):
 
     def __str__(self) -> str:
         return f"Review of {self.period}"
-
-
-class TelescopeAvailability(models.Model):
-    """Nights of a period a telescope is not offered (technical, closed): data per telescope."""
-
-    period = models.ForeignKey("proposals.Period", on_delete=models.CASCADE)
-    telescope = models.ForeignKey(Telescope, on_delete=models.CASCADE)
-    technical_nights = models.PositiveIntegerField(default=0)
-    closed_nights = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["period", "telescope"], name="availability_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.telescope} in {self.period}"
 
 
 class Panel(models.Model):

@@ -41,9 +41,9 @@ from fractions import Fraction
 
 import numpy as np
 
-# ortools.graph ships .pyi stubs but no py.typed marker (ortools.sat has one).
-from ortools.graph.python.max_flow import SimpleMaxFlow  # type: ignore[import-untyped]
-from ortools.graph.python.min_cost_flow import (  # type: ignore[import-untyped]
+# ortools.graph has no py.typed marker (ortools.sat has one): see pyproject's mypy overrides.
+from ortools.graph.python.max_flow import SimpleMaxFlow
+from ortools.graph.python.min_cost_flow import (
     SimpleMinCostFlow,
 )
 from ortools.sat.python import cp_model

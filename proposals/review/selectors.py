@@ -7,23 +7,21 @@ are for staff. Nothing here is ever shown to a proposal's team (see ``outcome`` 
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from dataflow.observatory.models import Telescope
 from dataflow.permissions import may_manage_review
-from proposals.models import Category, Mode, Period, Proposal
+from proposals.models import Category, Mode, ObservingRun, Period, Proposal
 from proposals.review import grades as gr
-from proposals.review.models import (
-    Assignment,
-    Panel,
-    PanelGrade,
-    ReviewStatus,
-    TelescopeAvailability,
-)
+from proposals.review.models import Assignment, LedgerKind, Panel, PanelGrade, ReviewStatus
 from proposals.review.services import DISTRIBUTED, pools, requested_hours, setup_for
 from proposals.rules import period_capacity
+from scheduling.models import CalendarNight, NightKind  # imports nothing of proposals: no cycle
 
 AnyUser = User | AnonymousUser
+Pools = dict[Panel | str, list[Proposal]]
+"""``services.pools(period)``: computed once per request and handed to the readers below."""
 
 
 def assignments_of(user: AnyUser) -> QuerySet[Assignment]:
@@ -126,18 +124,23 @@ def rank_pool(
 
 
 def available_hours(period: Period) -> dict[str, float]:
-    """Hours each telescope offers in the period: its nights less technical and closed ones,
-    at the period's mean night length (sunset to sunrise) at its site."""
-    from dataflow.observatory.models import Telescope
-
-    closed = {
-        a.telescope_id: a.technical_nights + a.closed_nights
-        for a in TelescopeAvailability.objects.filter(period=period)
-    }
+    """Hours each telescope offers in the period: its nights less the calendar's technical and
+    closed ones within the period, at the period's mean night length (sunset to sunrise) at its
+    site."""
+    unavailable = dict(
+        CalendarNight.objects.filter(
+            date__range=(period.start, period.end),
+            kind__in=[NightKind.TECHNICAL, NightKind.CLOSED],
+        )
+        .order_by()
+        .values("telescope")
+        .annotate(nights=Count("pk"))
+        .values_list("telescope", "nights")
+    )
     result = {}
     for telescope in Telescope.objects.select_related("site"):
         nights, hours = period_capacity(period, telescope)
-        open_nights = max(nights - closed.get(telescope.pk, 0), 0)
+        open_nights = max(nights - unavailable.get(telescope.pk, 0), 0)
         result[telescope.name] = open_nights * hours / max(nights, 1)
     return result
 
@@ -156,13 +159,16 @@ def panel_ranking(panel: Panel) -> list[RankedProposal]:
     )
 
 
-def merged_ranking(period: Period) -> list[RankedProposal]:
+def merged_ranking(period: Period, *, pooled: Pools | None = None) -> list[RankedProposal]:
     """Every reviewed proposal of the period, best first: grades normalised within each pool (a
-    panel, or the distributed pool), then merged; unreviewed ones last."""
+    panel, or the distributed pool), then merged; unreviewed ones last. ``pooled``: the
+    period's pools if the caller has them already."""
     setup = setup_for(period)
+    if pooled is None:
+        pooled = pools(period)
     ranked = [
         row
-        for pool in pools(period).values()
+        for pool in pooled.values()
         for row in rank_pool(
             pool,
             disagreement_range=setup.disagreement_range,
@@ -186,13 +192,17 @@ class TelescopeRanking:
         return self.lines[-1].cumulative_hours if self.lines else 0.0
 
 
-def telescope_rankings(period: Period) -> tuple[list[TelescopeRanking], dict[str, float]]:
+def telescope_rankings(
+    period: Period, *, pooled: Pools | None = None
+) -> tuple[list[TelescopeRanking], dict[str, float]]:
     """Per telescope, the merged ranking of every reviewed proposal's runs on it, with the
     cumulative request against the time available and the cut and triage lines; and the
     pressure (requested / available) per telescope and per category."""
-    proposals = [p for pool in pools(period).values() for p in pool]
+    if pooled is None:
+        pooled = pools(period)
+    proposals = [p for pool in pooled.values() for p in pool]
     setup = setup_for(period)
-    ranked = merged_ranking(period)
+    ranked = merged_ranking(period, pooled=pooled)
     order = [r.proposal.pk for r in ranked]
     by_id = {p.pk: p for p in proposals}
     requests = []
@@ -256,5 +266,16 @@ def review_progress(period: Period) -> Progress:
     )
 
 
-def distributed_pool(period: Period) -> list[Proposal]:
-    return pools(period).get(DISTRIBUTED, [])
+def distributed_pool(period: Period, *, pooled: Pools | None = None) -> list[Proposal]:
+    return (pools(period) if pooled is None else pooled).get(DISTRIBUTED, [])
+
+
+def allocated_hours(period: Period) -> dict[int, float]:
+    """Hours the ledger allocates to each of the period's runs (its allocation entries), by
+    run id; runs without any are absent."""
+    rows = (
+        ObservingRun.objects.filter(proposal__period=period, ledger__kind=LedgerKind.ALLOCATION)
+        .values("pk")
+        .annotate(seconds=Sum("ledger__seconds"))
+    )
+    return {r["pk"]: r["seconds"] / 3600 for r in rows}

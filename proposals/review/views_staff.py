@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,14 +31,7 @@ from proposals.review.forms_staff import (
     PanelGradeForm,
     RunDecisionForm,
 )
-from proposals.review.models import (
-    Assignment,
-    Conflict,
-    LedgerKind,
-    Panel,
-    ReviewStatus,
-    RunDecision,
-)
+from proposals.review.models import Assignment, Conflict, Panel, ReviewStatus, RunDecision
 from proposals.review.plots import pressure_png as draw_pressure_png
 from proposals.rules import posted_id
 
@@ -100,7 +92,7 @@ def _overview_page(
         "approved": counts[ProposalStatus.APPROVED],
         "rejected": counts[ProposalStatus.REJECTED],
         "panels": [(p, len(pools.get(p, []))) for p in panels],
-        "distributed": len(sel.distributed_pool(period)),
+        "distributed": len(sel.distributed_pool(period, pooled=pools)),
         "assignments": Assignment.objects.filter(proposal__period=period).count(),
         "conflicts": [
             (c, override_forms.get(c.pk))
@@ -434,15 +426,6 @@ class AllocationRow:
     runs: list[tuple[ObservingRun, RunDecisionForm]]
 
 
-def _allocated_hours(period: Period) -> dict[int, float]:
-    rows = (
-        ObservingRun.objects.filter(proposal__period=period, ledger__kind=LedgerKind.ALLOCATION)
-        .values("pk")
-        .annotate(seconds=Sum("ledger__seconds"))
-    )
-    return {r["pk"]: r["seconds"] / 3600 for r in rows}
-
-
 def _allocation_page(
     request: HttpRequest, period: Period, bound: dict[int, RunDecisionForm] | None = None
 ) -> HttpResponse:
@@ -471,7 +454,7 @@ def _allocation_page(
         .select_related("run__proposal", "run__telescope", "decided_by")
         .order_by("run__proposal__programme_id", "run__letter")
     )
-    allocated = _allocated_hours(period)
+    allocated = sel.allocated_hours(period)
     for d in decisions:
         d.allocated_hours = allocated.get(d.run_id, 0.0)  # type: ignore[attr-defined]
     return render(

@@ -51,7 +51,14 @@ from proposals.review.models import (
     Review,
     RunDecision,
 )
-from scheduling.models import JobStatus, RunNight, ScheduleJob, ScheduleVersion, TravelRequest
+from scheduling.models import (
+    JobStatus,
+    RunNight,
+    RunPin,
+    ScheduleJob,
+    ScheduleVersion,
+    TravelRequest,
+)
 from tests.api.conftest import FAILURES
 from tests.factories import (
     PeriodFactory,
@@ -96,6 +103,7 @@ SCHEDULE_VERSION_ID = 7851
 # travel request (its team endpoint runs as the PI; the arrival list as staff).
 APPROVED_ID = 7099
 TRAVEL_RUN_ID = 7299
+PIN_ID = 7871  # staff's pin of that run
 # Review and schedule operations run as staff (the reviewer's own ones as the PI, their
 # reviewer).
 STAFF_PATHS = re.compile(r"^/api/v1/(schedule/(?!runs/)|review/(?!assignments/(?!.*/move/$)))")
@@ -137,6 +145,7 @@ CONFIG = schemathesis.Config.from_dict(
             "path.number": PERIOD_NUMBER,
             "path.job_id": SCHEDULE_JOB_ID,
             "path.version_id": SCHEDULE_VERSION_ID,
+            "path.pin_id": PIN_ID,
         },
         "operations": [
             {"include-path-regex": "^/api/v1/telescopes/", "parameters": {"path.id": UT1_ID}},
@@ -264,7 +273,8 @@ def seed_schedule(period: Period) -> ScheduleVersion:
 
 
 def seed_travel(period: Period, pi: User, version: ScheduleVersion) -> None:
-    """The PI's approved VM run with two accepted nights a month ahead and its travel request."""
+    """The PI's approved VM run with two accepted nights a month ahead, its travel request and
+    a pin of it."""
     proposal = complete_proposal(id=APPROVED_ID, pi=pi, period=period, title="Seeded approved")
     run = RunFactory.create(id=TRAVEL_RUN_ID, proposal=proposal, letter="V", mode="VM", nights=2)
     Proposal.objects.filter(pk=APPROVED_ID).update(
@@ -281,6 +291,7 @@ def seed_travel(period: Period, pi: User, version: ScheduleVersion) -> None:
         arrival=first - dt.timedelta(days=1),
         departure=first + dt.timedelta(days=2),
     )
+    RunPin.objects.create(id=PIN_ID, run=run, start=first)
 
 
 APP = get_wsgi_application()

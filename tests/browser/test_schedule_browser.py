@@ -1,15 +1,22 @@
 """The long-term schedule in a real browser (issue 10): staff start a CP-SAT solve of a period,
-follow its job page, open the version's calendar and accept it."""
+follow its job page, open the version's calendar and accept it. First with Celery eager (runs
+everywhere; the solve is over before the job page shows), then with a real worker on Redis and
+PostgreSQL, where the page is seen following a running solve."""
 
 import datetime as dt
 import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dataflow.accounts.models import Role
 from proposals.models import Period
-from scheduling.models import ScheduleVersion
+from scheduling.models import RunNight, ScheduleVersion
 from tests.factories import UserFactory
+from tests.integration.conftest import NEEDS_REDIS, busy_period, running_worker
 from tests.scheduling.test_jobs import approved_period
 
 pytestmark = [pytest.mark.browser]
@@ -29,8 +36,8 @@ def test_staff_solve_a_period_watch_the_job_and_accept_the_calendar(  # type: ig
 ) -> None:
     """The live server runs Celery eagerly, inside the request that starts the job: the solve
     is over when the job page first shows, so the bar is asserted full and the status "done"
-    (the JS still fetches the progress rows once and draws them); a real worker's live
-    progress is covered by the job tests with Redis."""
+    (the JS still fetches the progress rows once and draws them); a running job is followed
+    in the next test."""
     from playwright.sync_api import expect
 
     # given sam logs in and follows the Schedule link
@@ -79,54 +86,84 @@ def test_staff_solve_a_period_watch_the_job_and_accept_the_calendar(  # type: ig
     assert version.accepted_at > dt.datetime.now(tz=dt.UTC) - dt.timedelta(minutes=5)
 
 
-def test_the_job_page_follows_a_running_job_until_it_is_done(  # type: ignore[no-untyped-def]
-    page, approved
+@pytest.fixture
+def celery_worker(
+    transactional_db: None, tmp_path: Path, settings: Any
+) -> Iterator[subprocess.Popen[str]]:
+    """A real Celery worker on Redis, sharing the PostgreSQL test database with the live
+    server: the solve runs outside the request, so its page sees it running."""
+    with running_worker(Path(settings.MEDIA_ROOT), tmp_path) as proc:
+        yield proc
+
+
+@pytest.fixture
+def busy(transactional_db: None) -> Period:
+    """Period 120 with 160 approved runs on four telescopes: CP-SAT searches it for seconds."""
+    sam = UserFactory.create(username="sam", roles=[Role.STAFF])
+    return busy_period(sam, UserFactory.create(username="ada"))
+
+
+@pytest.mark.services
+@NEEDS_REDIS
+def test_staff_watch_a_workers_solve_move_the_bar_then_accept_its_calendar(  # type: ignore[no-untyped-def]
+    page, celery_worker, busy
 ) -> None:
-    """A job a worker runs (rows written here, as the worker would): the page polls the API
-    every second and moves the bar, the numbers and the plot, then shows the version."""
-    from django.utils import timezone
     from playwright.sync_api import expect
 
-    from scheduling.models import JobProgress, JobStatus, ScheduleJob
-
-    # given a running job with one progress report, and sam on its page
-    job = ScheduleJob.objects.create(
-        period=approved,
-        solver="cpsat",
-        time_limit_s=60,
-        status=JobStatus.RUNNING,
-        started_at=timezone.now() - dt.timedelta(seconds=20),
-    )
-    JobProgress.objects.create(job=job, elapsed_s=2.0, objective=100.0, bound=200.0, gap=0.5)
+    # given sam logs in and opens the period's schedule
     page.goto("/accounts/login/")
     page.fill("#id_username", "sam")
     page.fill("#id_password", "pw")
     page.click("button[type=submit]")
-    page.goto(f"/schedule/jobs/{job.pk}/")
-    expect(page.get_by_test_id("job-status")).to_have_text("running")
-    expect(page.get_by_test_id("job-gap")).to_have_text("50.00 %")
-    value = float(page.get_by_test_id("job-bar").evaluate("b => b.value"))
-    assert 15 <= value < 60
+    page.goto("/schedule/periods/120/")
+    expect(page.get_by_test_id("issues")).to_contain_text("No issue")
+
+    # when he starts a CP-SAT solve with an 8 s limit
+    page.get_by_label("Solver").select_option("cpsat")
+    page.get_by_label("Time limit (s)").fill("8")
+    page.get_by_role("button", name="Start solve").click()
+
+    # then the job page follows the worker: while the job runs, the bar moves on and the
+    # engine's objective shows up (its plot too), without a reload
+    expect(page).to_have_url(re.compile(r"/schedule/jobs/\d+/$"))
+    expect(page.get_by_test_id("job-status")).to_have_text("running", timeout=30_000)
+    bar = page.get_by_test_id("job-bar")
+    expect(bar).to_have_attribute("max", "8")
+    before = float(bar.evaluate("b => b.value"))
+    page.wait_for_function(
+        """before => {
+            const box = document.getElementById("job-progress");
+            const bar = box.querySelector('[data-testid="job-bar"]');
+            const objective = box.querySelector('[data-testid="job-objective"]').textContent;
+            return box.dataset.status === "running" && bar.value > before && objective !== "—";
+        }""",
+        arg=before,
+        timeout=30_000,
+    )
+    expect(page.locator("#progress-plot .objective")).not_to_have_attribute("points", "")
     expect(page.get_by_test_id("cancel-form")).to_be_visible()
 
-    # when the worker reports a better objective
-    JobProgress.objects.create(job=job, elapsed_s=9.0, objective=180.0, bound=190.0, gap=0.0526)
-
-    # then the page shows it without a reload, and the plot has both reports
-    expect(page.get_by_test_id("job-objective")).to_have_text("180")
-    expect(page.get_by_test_id("job-bound")).to_have_text("190")
-    points = page.locator("#progress-plot .objective").get_attribute("points") or ""
-    assert len(points.split()) == 2
-
-    # when the job finishes with a version
-    version = ScheduleVersion.objects.create(
-        period=approved, job=job, number=1, solver="cpsat", status="feasible", objective=180.0
-    )
-    ScheduleJob.objects.filter(pk=job.pk).update(status=JobStatus.DONE, finished_at=timezone.now())
-
-    # then the bar is full, the cancel button gone and the version linked
-    expect(page.get_by_test_id("job-status")).to_have_text("done")
-    assert float(page.get_by_test_id("job-bar").evaluate("b => b.value")) == 60.0
+    # when the worker is done: the bar full, the cancel button gone, the version linked
+    expect(page.get_by_test_id("job-status")).to_have_text("done", timeout=60_000)
+    assert float(bar.evaluate("b => b.value")) == 8.0
     expect(page.get_by_test_id("cancel-form")).to_be_hidden()
-    link = page.get_by_test_id("job-version").get_by_role("link")
-    expect(link).to_have_attribute("href", f"/schedule/versions/{version.pk}/")
+    page.get_by_test_id("job-version").get_by_role("link").click()
+
+    # and he accepts the version
+    page.get_by_role("button", name="Accept").click()
+
+    # then it is accepted, and the calendar shows the runs on their nights
+    expect(page.locator(".messages")).to_contain_text("accepted")
+    expect(page.get_by_test_id("accepted")).to_be_visible()
+    version = ScheduleVersion.objects.get(period=busy)
+    assert version.accepted_at is not None
+    shown = page.get_by_test_id("calendar").evaluate(
+        """table => Array.from(table.querySelectorAll("tbody tr")).flatMap(row =>
+            Array.from(row.querySelectorAll(".vm-run")).map(run =>
+                [row.id.slice("night-".length), run.firstChild.textContent.trim()]))"""
+    )
+    accepted = RunNight.objects.filter(version=version).select_related("run__proposal")
+    nights = {(n.date.isoformat(), str(n.run)) for n in accepted}
+    assert len(nights) > 20
+    assert {(date, name) for date, name in shown} == nights
+    expect(page.get_by_test_id("calendar")).to_contain_text("SM ")

@@ -3,17 +3,13 @@ broker, sharing the real PostgreSQL test database, renders and stores the final 
 
 import io
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from pypdf import PdfReader
 
-from dataflow.celery import app as celery_app
 from proposals.models import Proposal
 from proposals.services import proposal_submit
 
@@ -24,53 +20,6 @@ pytestmark = [
         not BROKER.startswith("redis"), reason="needs CELERY_BROKER_URL=redis://..."
     ),
 ]
-
-
-@pytest.fixture
-def worker(transactional_db, tmp_path, settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs DATABASE_URL=postgres://... (the worker shares the test database)")
-    db = connection.settings_dict
-    mail_dir = tmp_path / "mail"
-    mail_dir.mkdir()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dataflow.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail_dir),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "dataflow",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "--loglevel=info",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    try:
-        yield proc, mail_dir
-    finally:
-        celery_app.conf.task_always_eager = eager
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_real_worker_stores_final_pdf_and_mails_pi(worker, draft):

@@ -97,18 +97,23 @@ def _approved(
 
 
 def rebuilt_solution(version: ScheduleVersion, pp: adapter.PeriodProblem) -> Solution:
-    """A stored version as an engine solution: VM starts from its placements, the SM part
-    from its statistics (placements spread it over nights)."""
+    """A stored version as an engine solution: VM starts and SM hours per night from its
+    placements, the group reservations from its statistics."""
     run_ids = {obs.pk: rid for rid, obs in pp.runs.items()}
     starts: dict[str, int] = {}
+    sm_nights: dict[str, dict[int, float]] = {}
     for p in version.placements.order_by("date").select_related("run"):
         rid = run_ids[p.run_id]
-        if pp.problem.run(rid).mode == "VM" and rid not in starts:
-            starts[rid] = 2 * pp.problem.night_index(p.date) + (0 if p.first_half else 1)
+        night = pp.problem.night_index(p.date)
+        if pp.problem.run(rid).mode == "SM":
+            sm_nights.setdefault(rid, {})[night] = p.hours
+        elif rid not in starts:
+            starts[rid] = 2 * night + (0 if p.first_half else 1)
     stats = version.statistics
     info = SolveInfo(version.solver, version.status, int(version.objective), None, 0.0)
     reservations = tuple(Reservation(**r) for r in stats["reservations"])
-    return Solution(starts, stats["sm_served"], reservations, info)
+    served = {rid: sum(n.values()) for rid, n in sm_nights.items()}
+    return Solution(starts, served, reservations, info, sm_nights)
 
 
 @pytest.fixture

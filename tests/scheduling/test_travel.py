@@ -1,6 +1,7 @@
 """Visitors: a VM run's team files its travel request once the accepted schedule gives the run
 nights (dates checked against the nights, one request per run); staff read the weekly arrival
-list (page, CSV, API); nobody else sees a thing."""
+list (page, CSV, API); nobody else sees a thing. A newly accepted schedule marks requests that no
+longer cover their run's nights; the API's ETag and If-Match keep stale copies from writing."""
 
 import csv
 import datetime as dt
@@ -13,8 +14,8 @@ from django.test import Client
 from dataflow.errors import InvalidInput, NotAllowed, TransitionNotAllowed
 from proposals.models import CoInvestigator
 from scheduling import services
-from scheduling.models import ScheduleEvent, TravelRequest, TravelStatus
-from scheduling.travel import travel_request_save
+from scheduling.models import ScheduleEvent, ScheduleVersion, TravelRequest, TravelStatus
+from scheduling.travel import travel_request_confirm, travel_request_save
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
 from tests.scheduling.test_accept import day, version_with
@@ -295,3 +296,184 @@ def test_staff_confirm_a_request_from_the_arrival_list_once(
     )
     assert "confirmed already" in again.content.decode()
     assert ScheduleEvent.objects.filter(action="travel confirmed").count() == 1
+
+
+# --- the schedule changes: requests checked again -------------------------------------------------
+
+
+def confirm(request: TravelRequest, staff: User) -> None:
+    travel_request_confirm(request_id=request.pk, actor=staff)
+
+
+def filed(world: World, astronomer: User, arrival: dt.date, departure: dt.date) -> TravelRequest:
+    return travel_request_save(
+        run_id=world.vm.pk,
+        actor=astronomer,
+        travellers=["Ada Lovelace"],
+        arrival=arrival,
+        departure=departure,
+    )
+
+
+def test_a_version_that_moves_the_nights_marks_the_travel_as_needing_an_update(
+    world: World, astronomer: User, staff: User
+) -> None:
+    # given: travel for nights 3-4, confirmed by the office
+    request = filed(world, astronomer, day(2), day(5))
+    confirm(request, staff)
+    moved = version_with(world.period, 2, [(world.vm, 8, True, True, 9.0)])
+    # when: a version giving the run night 8 is accepted
+    services.version_accept(version_id=moved.pk, actor=staff)
+    # then: marked, with the reason, an event row and a new version (ETag)
+    request.refresh_from_db()
+    assert request.status == TravelStatus.NEEDS_UPDATE
+    assert day(8).isoformat() in request.update_reason
+    assert "no longer cover" in request.update_reason
+    assert request.version == 3  # filed, confirmed, marked
+    event = ScheduleEvent.objects.get(action="travel needs update")
+    assert event.actor == staff and str(world.vm) in event.note
+    # and the team, the arrival list and the API show it; the office cannot confirm it
+    page = logged_in(astronomer).get(f"/schedule/runs/{world.vm.pk}/travel/").content.decode()
+    assert 'id="travel-needs-update"' in page and request.update_reason in page
+    arrivals = logged_in(staff).get("/schedule/arrivals/").content.decode()
+    assert "Needs update" in arrivals and "Confirm</button>" not in arrivals
+    api = bearer_client(astronomer).get(f"/api/v1/schedule/runs/{world.vm.pk}/travel/").json()
+    assert (api["status"], api["update_reason"]) == ("needs_update", request.update_reason)
+    refused = logged_in(staff).post(f"/schedule/travel/{request.pk}/confirm/", follow=True)
+    assert "the team must update it first" in refused.content.decode()
+    assert TravelRequest.objects.get().status == TravelStatus.NEEDS_UPDATE
+
+
+def test_a_version_whose_nights_the_travel_still_covers_leaves_it_alone(
+    world: World, astronomer: User, staff: User
+) -> None:
+    # given: travel for nights 3-4, confirmed
+    request = filed(world, astronomer, day(2), day(5))
+    confirm(request, staff)
+    kept = version_with(world.period, 2, [(world.vm, 3, True, True, 9.0)])
+    # when: the new version keeps night 3 only
+    services.version_accept(version_id=kept.pk, actor=staff)
+    # then
+    request.refresh_from_db()
+    assert (request.status, request.update_reason) == (TravelStatus.CONFIRMED, "")
+    assert not ScheduleEvent.objects.filter(action__startswith="travel needs").exists()
+
+
+def test_a_run_whose_nights_are_removed_needs_an_update_too(
+    world: World, astronomer: User, staff: User
+) -> None:
+    # given
+    request = filed(world, astronomer, day(2), day(5))
+    without = version_with(world.period, 2, [(world.sm, 3, True, True, 2.0)])
+    # when
+    services.version_accept(version_id=without.pk, actor=staff)
+    # then: marked; the team's page says why and offers no form (the run cannot travel now)
+    request.refresh_from_db()
+    assert request.status == TravelStatus.NEEDS_UPDATE
+    assert request.update_reason == "the run has no nights in the accepted schedule any more"
+    page = logged_in(astronomer).get(f"/schedule/runs/{world.vm.pk}/travel/").content.decode()
+    assert 'id="travel-needs-update"' in page and 'id="travel-form"' not in page
+
+
+def test_filing_an_update_that_fits_clears_the_flag(
+    world: World, astronomer: User, staff: User
+) -> None:
+    # given: marked after the nights moved to 8-9
+    request = filed(world, astronomer, day(2), day(5))
+    moved = version_with(
+        world.period, 2, [(world.vm, 8, True, True, 9.0), (world.vm, 9, True, True, 9.0)]
+    )
+    services.version_accept(version_id=moved.pk, actor=staff)
+    # when: the PI files dates that do not fit, then dates that do
+    page = logged_in(astronomer).post(
+        f"/schedule/runs/{world.vm.pk}/travel/", form("Ada", day(8), day(9))
+    )
+    still = TravelRequest.objects.get()
+    updated = filed(world, astronomer, day(7), day(10))
+    # then
+    assert "Leave after the last night" in page.content.decode()
+    assert still.status == TravelStatus.NEEDS_UPDATE
+    assert (updated.status, updated.update_reason) == (TravelStatus.SUBMITTED, "")
+    assert updated.pk == request.pk
+
+
+def test_a_request_that_fits_again_goes_back_to_submitted(
+    world: World, astronomer: User, staff: User
+) -> None:
+    # given: marked after a version moved the nights away
+    first = ScheduleVersion.objects.get(period=world.period, number=1)
+    filed(world, astronomer, day(2), day(5))
+    moved = version_with(world.period, 2, [(world.vm, 8, True, True, 9.0)])
+    services.version_accept(version_id=moved.pk, actor=staff)
+    # when: staff accept the first version again
+    services.version_accept(version_id=first.pk, actor=staff)
+    # then
+    request = TravelRequest.objects.get()
+    assert (request.status, request.update_reason) == (TravelStatus.SUBMITTED, "")
+    actions = list(
+        ScheduleEvent.objects.filter(action__startswith="travel").values_list("action", flat=True)
+    )
+    assert actions == ["travel request", "travel needs update", "travel fits again"]
+
+
+# --- ETag / If-Match on the API ----------------------------------------------------------------
+
+
+def test_the_travel_api_sends_an_etag_and_honours_if_match(world: World, astronomer: User) -> None:
+    # given
+    filed(world, astronomer, day(2), day(5))
+    url = f"/api/v1/schedule/runs/{world.vm.pk}/travel/"
+    client = bearer_client(astronomer)
+    body = {"travellers": ["Ada", "Mary"], "arrival": day(1), "departure": day(6)}
+    # when
+    got = client.get(url)
+    saved = client.put(url, body, format="json", HTTP_IF_MATCH=got["ETag"])
+    stale = client.put(
+        url, {**body, "travellers": ["Eve"]}, format="json", HTTP_IF_MATCH=got["ETag"]
+    )
+    junk = client.put(url, body, format="json", HTTP_IF_MATCH="yesterday")
+    unconditional = client.put(url, {**body, "notes": "Late flight"}, format="json")
+    # then
+    assert got.status_code == 200 and got["ETag"] == '"1"'
+    assert saved.status_code == 200 and saved["ETag"] == '"2"'
+    assert stale.status_code == 412 and "reload" in stale.json()["detail"]
+    assert junk.status_code == 412
+    assert unconditional.status_code == 200 and unconditional["ETag"] == '"3"'
+    request = TravelRequest.objects.get()
+    assert request.travellers == ["Ada", "Mary"] and request.notes == "Late flight"
+    assert ScheduleEvent.objects.filter(action="travel request").count() == 3
+
+
+def test_a_request_marked_by_a_new_schedule_refuses_a_write_from_a_stale_copy(
+    world: World, astronomer: User, staff: User
+) -> None:
+    # given: the PI read the request; then a schedule moved the nights
+    filed(world, astronomer, day(2), day(5))
+    url = f"/api/v1/schedule/runs/{world.vm.pk}/travel/"
+    client = bearer_client(astronomer)
+    etag = client.get(url)["ETag"]
+    moved = version_with(world.period, 2, [(world.vm, 8, True, True, 9.0)])
+    services.version_accept(version_id=moved.pk, actor=staff)
+    body = {"travellers": ["Ada"], "arrival": day(2), "departure": day(9)}
+    # when
+    stale = client.put(url, body, format="json", HTTP_IF_MATCH=etag)
+    fresh = client.put(url, body, format="json", HTTP_IF_MATCH=client.get(url)["ETag"])
+    # then
+    assert stale.status_code == 412
+    assert fresh.status_code == 200, fresh.json()
+    assert fresh.json()["status"] == "submitted"
+
+
+def test_if_match_before_any_request_is_filed_is_refused_and_creates_nothing(
+    world: World, astronomer: User
+) -> None:
+    # when
+    response = bearer_client(astronomer).put(
+        f"/api/v1/schedule/runs/{world.vm.pk}/travel/",
+        {"travellers": ["Ada"], "arrival": day(2), "departure": day(5)},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+    # then
+    assert response.status_code == 412
+    assert not TravelRequest.objects.exists()

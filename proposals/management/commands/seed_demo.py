@@ -81,6 +81,9 @@ class Command(BaseCommand):
         rng = np.random.default_rng(opts["seed"])
         with transaction.atomic():
             period = self._period(opts["period"], opts["months"])
+            # The calendar first: the review's available hours (pressure, cut lines) are its
+            # open nights.
+            seed_calendar(period)
             users = self._users(rng, opts["pis"])
             n = self._proposals(rng, period, users, opts["proposals"])
             if not period.panels.exists():
@@ -90,7 +93,6 @@ class Command(BaseCommand):
                     reviewers=self._reviewers(rng, opts["reviewers"]),
                     rng=rng,
                 )
-            seed_calendar(period)
         # The long-term schedule: the greedy solver (fast) through a job, accepted, so the
         # calendar pages and the PIs' nights are populated (outside the block above: a failed
         # solve must not roll the demo period back).

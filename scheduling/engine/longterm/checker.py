@@ -8,11 +8,11 @@ solution.
 Checked: VM runs exist, start on a legal slot and fit in the period; each night they use is
 neither technical nor closed, has their instrument mounted, a moon FLI within their limit,
 is not one of their impossible dates and has enough target visibility; no two runs share a
-telescope half-night; links (both-or-neither, same nights, day distances) and pins; SM served
-hours within requests and covered by reservations; reservations in blocks that do not
-partially overlap, on nights where their moon limit and instrument fit, each group within its
-visible share of the block's SM half-nights and every block within its SM half-nights; the
-claimed objective equals the recomputed one.
+telescope half-night; links (both-or-neither, same nights, day distances) and pins; SM hours
+night by night (each run's hours on nights it can use, within its visible share of the free
+half-nights, all runs within those half-nights, served hours covered by the reservations);
+the claimed objective equals the one recomputed here from the problem (:func:`objective`, its
+own code, not the solvers' ``score``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from scheduling.engine.longterm.problem import Problem, Run
-from scheduling.engine.longterm.solution import Solution, score
+from scheduling.engine.longterm.solution import Solution
 
 _EPS = 1e-6
 
@@ -90,7 +90,7 @@ def check_solution(problem: Problem, solution: Solution, check_objective: bool =
     errors += _sm_errors(problem, solution, runs, busy, unavailable, mounted)
 
     if check_objective:
-        actual = score(problem, solution.vm_starts, solution.sm_served).objective
+        actual = objective(problem, solution)
         if actual != solution.info.objective:
             errors.append(f"claimed objective {solution.info.objective} != recomputed {actual}")
     return errors
@@ -130,21 +130,14 @@ def _sm_errors(
     unavailable: dict[str, set[int]],
     mounted: dict[str, Mapping[str, np.ndarray]],
 ) -> list[str]:
+    """SM hours night by night: each run's hours per night (``sm_nights``) add up to what it
+    is served, fall on nights where the telescope is open, its moon limit holds and its
+    instrument is mounted, within its visible share of the half-nights VM leaves free, and
+    all runs together within those half-nights; the group reservations cover the served
+    hours."""
     errors: list[str] = []
     d = problem.n_nights
     width = 360.0 / problem.ra_bins
-
-    def ra_bin(ra: float) -> int:
-        return int((ra % 360.0) // width) % problem.ra_bins
-
-    for rid, hours in solution.sm_served.items():
-        run = runs.get(rid)
-        if run is None or run.mode != "SM":
-            errors.append(f"{rid}: SM hours served but it is not an SM run")
-        elif hours < -_EPS or hours > run.hours + 0.05 + _EPS:
-            errors.append(f"{rid}: served {hours:.2f} h of {run.hours:.2f} h requested")
-
-    # SM half-nights still free per telescope and night (0, 1 or 2)
     free: dict[str, np.ndarray] = {}
     for t in problem.telescopes:
         f = np.full(d, 2.0)
@@ -153,87 +146,93 @@ def _sm_errors(
         free[t.name] = f
     for tel, s in busy:
         free[tel][s // 2] -= 1.0
+    used = {t.name: np.zeros(d) for t in problem.telescopes}
 
-    blocks: dict[str, list[tuple[int, int]]] = {}
-    per_block: dict[tuple[str, int, int], float] = {}
-    per_group: dict[tuple[str, str, float, int], float] = {}
-    for res in solution.reservations:
-        if res.telescope not in free:
-            errors.append(f"reservation on unknown telescope {res.telescope}")
-            continue
-        if not (0 <= res.first <= res.last < d):
-            errors.append(f"reservation {res} outside the period")
-            continue
-        if res.hours < -_EPS:
-            errors.append(f"reservation {res} is negative")
-        span = (res.first, res.last)
-        known = blocks.setdefault(res.telescope, [])
-        if span not in known:
-            for a, b in known:
-                if not (b < res.first or res.last < a):
-                    errors.append(
-                        f"{res.telescope}: reservation blocks {a}..{b} and "
-                        f"{res.first}..{res.last} overlap"
-                    )
-            known.append(span)
-        key = (res.telescope, res.first, res.last)
-        per_block[key] = per_block.get(key, 0.0) + res.hours
-        gkey = (res.telescope, res.instrument, float(res.max_fli), res.ra_bin)
-        per_group[gkey] = per_group.get(gkey, 0.0) + res.hours
-        members = [
-            r
-            for r in problem.runs
-            if r.mode == "SM"
-            and (r.telescope, r.instrument, float(r.max_fli), ra_bin(r.ra_deg)) == gkey
-        ]
-        if not members:
-            errors.append(f"reservation {res} has no SM run")
-            continue
-        nights = np.arange(res.first, res.last + 1)
-        avail = np.array([n not in unavailable[res.telescope] for n in nights])
-        if not avail.any():
-            errors.append(f"reservation {res} on nights that are all technical or closed")
-            continue
-        dark = problem.dark_hours[nights]
-        weights = np.array([r.hours for r in members])
-        vis = np.array(
-            [np.clip(r.visible_hours[nights] / np.maximum(dark, 1e-9), 0, 1) for r in members]
-        )
-        frac = (weights[:, None] * vis).sum(axis=0) / weights.sum()
-        ok = (problem.moon_fli[nights] <= res.max_fli + _EPS) & np.asarray(
-            mounted[res.telescope][res.instrument], dtype=bool
-        )[nights]
-        free_halves = float(free[res.telescope][nights].sum())
-        # capacity per block: mean hours per half-night over its available nights x free halves
-        rate = float((ok * frac * dark / 2)[avail].mean())
-        cap = rate * free_halves
-        if res.hours > cap + 0.05 * free_halves + _EPS:
-            errors.append(
-                f"reservation {res.telescope} {res.instrument} FLI<={res.max_fli} RA bin "
-                f"{res.ra_bin} nights {res.first}..{res.last}: {res.hours:.1f} h > "
-                f"{cap:.1f} h of visible SM time"
-            )
-        if not ok[avail].all() and ok[avail].any():
-            errors.append(f"reservation {res}: moon or instrument fit only part of its block")
-    for (tel, first, last), hours in per_block.items():
-        nights = np.arange(first, last + 1)
-        avail = np.array([n not in unavailable[tel] for n in nights])
-        free_halves = float(free[tel][nights].sum())
-        cap = float((problem.dark_hours[nights] / 2)[avail].mean()) * free_halves
-        if hours > cap + 0.05 * free_halves + _EPS:
-            errors.append(
-                f"{tel} nights {first}..{last}: {hours:.1f} h reserved > {cap:.1f} h of SM time"
-            )
+    def group(run: Run) -> tuple[str, str, float, int]:
+        rbin = int((run.ra_deg % 360.0) // width) % problem.ra_bins
+        return (run.telescope, run.instrument, float(run.max_fli), rbin)
+
     served_by_group: dict[tuple[str, str, float, int], float] = {}
     for rid, hours in solution.sm_served.items():
         run = runs.get(rid)
         if run is None or run.mode != "SM":
+            errors.append(f"{rid}: SM hours served but it is not an SM run")
             continue
-        gkey = (run.telescope, run.instrument, float(run.max_fli), ra_bin(run.ra_deg))
-        served_by_group[gkey] = served_by_group.get(gkey, 0.0) + hours
-    for gkey, hours in served_by_group.items():
-        if hours > per_group.get(gkey, 0.0) + 0.05 + _EPS:
+        if hours < -_EPS or hours > run.hours + 0.05 + _EPS:
+            errors.append(f"{rid}: served {hours:.2f} h of {run.hours:.2f} h requested")
+        served_by_group[group(run)] = served_by_group.get(group(run), 0.0) + hours
+        per_night = solution.sm_nights.get(rid, {})
+        if abs(sum(per_night.values()) - hours) > 0.05 + _EPS:
             errors.append(
-                f"SM group {gkey}: {hours:.1f} h served > {per_group.get(gkey, 0.0):.1f} h reserved"
+                f"{rid}: served {hours:.2f} h but its nights add up to "
+                f"{sum(per_night.values()):.2f} h"
+            )
+    for rid, per_night in solution.sm_nights.items():
+        run = runs.get(rid)
+        if run is None or run.mode != "SM":
+            errors.append(f"{rid}: SM nights given but it is not an SM run")
+            continue
+        for night, hours in per_night.items():
+            if not 0 <= night < d:
+                errors.append(f"{rid}: SM hours on night {night}, outside the period")
+                continue
+            day = problem.dates[night].isoformat()
+            halves = free[run.telescope][night]
+            share = min(run.visible_hours[night], problem.dark_hours[night]) / 2 * halves
+            if night in unavailable[run.telescope]:
+                errors.append(f"{rid}: SM hours on {day}, technical or closed")
+            elif problem.moon_fli[night] > run.max_fli + _EPS:
+                errors.append(f"{rid}: SM hours on {day}, moon FLI above {run.max_fli}")
+            elif not bool(mounted[run.telescope][run.instrument][night]):
+                errors.append(f"{rid}: SM hours on {day}, {run.instrument} not mounted")
+            elif hours > share + _EPS:
+                errors.append(
+                    f"{rid}: {hours:.2f} h on {day} > {share:.2f} h visible in the free half-nights"
+                )
+            used[run.telescope][night] += hours
+    for tel, hours_per_night in used.items():
+        capacity = problem.dark_hours / 2 * free[tel]
+        for over in np.flatnonzero(hours_per_night > capacity + _EPS).tolist():
+            errors.append(
+                f"{tel} {problem.dates[over].isoformat()}: {hours_per_night[over]:.2f} h of SM "
+                f"in {capacity[over]:.2f} h of free half-nights"
+            )
+
+    reserved: dict[tuple[str, str, float, int], float] = {}
+    for res in solution.reservations:
+        if res.telescope not in free or not (0 <= res.first <= res.last < d) or res.hours < 0:
+            errors.append(f"reservation {res} is outside the period or negative")
+            continue
+        key = (res.telescope, res.instrument, float(res.max_fli), res.ra_bin)
+        reserved[key] = reserved.get(key, 0.0) + res.hours
+    for key, hours in served_by_group.items():
+        if hours > reserved.get(key, 0.0) + 0.05 + _EPS:
+            errors.append(
+                f"SM group {key}: {hours:.1f} h served > {reserved.get(key, 0.0):.1f} h reserved"
             )
     return errors
+
+
+# The objective as the documentation states it (``feasibility``'s weights, spelled out again
+# here so that a solver's ``score`` that drifts from them is caught):
+_CLASS_WEIGHT = {"A": 2500, "B": 50, "C": 1}
+
+
+def objective(problem: Problem, solution: Solution) -> int:
+    """Weight x tenths of an hour of every VM run (its nights at the period's mean night) and
+    every served SM hour, plus one per preferred half-night a VM run covers; a run's weight is
+    its class weight x its grade weight (50 for grade 1.0 down to 10 for 5.0)."""
+
+    def weight(run: Run) -> int:
+        return _CLASS_WEIGHT[run.rank_class] * int(min(50, max(10, round(10 * (6.0 - run.grade)))))
+
+    mean_night = float(np.mean(problem.dark_hours))
+    total = 0
+    for rid, start in solution.vm_starts.items():
+        run = problem.run(rid)
+        total += weight(run) * int(round(run.nights * mean_night * 10))
+        length = int(round(2 * run.nights))
+        total += sum(problem.dates[s // 2] in run.preferred for s in range(start, start + length))
+    for rid, hours in solution.sm_served.items():
+        total += weight(problem.run(rid)) * int(round(hours * 10))
+    return total

@@ -12,16 +12,18 @@ Variables
   ``s``, at most one (no two runs on one telescope half-night). A redundant ``NoOverlap`` of
   optional intervals per telescope strengthens propagation.
 * ``y[g, k]``: SM hours (tenths) reserved in block ``k`` for SM group ``g`` (telescope,
-  instrument, moon limit, RA bin), bounded by the group's visible share of the block's SM
-  half-nights, ``sum_d cap_g[d] * (2 - occ[t, 2d] - occ[t, 2d+1])``; all groups of a block
-  together by the block's SM half-nights.
-* ``sm[r]``: hours (tenths) served to SM run ``r``; a group's runs share its reservations.
+  instrument, moon limit, RA bin), bounded by the group's window (its widest member's visible
+  share) of the block's SM half-nights, ``rate_g,k * (2 x available nights - VM slots)``; all
+  groups of a block together by the block's SM half-nights.
+* ``sm[r]``: hours (tenths) served to SM run ``r``: its group's reservations shared by its
+  members, each also within its own visible share of the SM half-nights of its blocks.
 
 Objective: maximise ``sum value_r x[r, s] + bonus_r(s) x[r, s] + sum weight_r sm[r]`` (see
-:mod:`.feasibility` for the integer weights: A before B before C, then grade).
+:mod:`.feasibility` for the integer weights: A before B before C, then grade). The SM part is
+the solver's estimate by blocks; the schedule's SM hours are then delivered night by night
+(:mod:`.smflow`).
 
-:func:`solve_part` solves one (sub)problem, hinted with a given solution (the greedy one),
-and keeps the better of the two.
+:func:`solve_part` solves one (sub)problem, hinted with a given solution (the greedy one).
 Staff pins fix the start of a run; links add equalities or bounded start differences with
 both-or-neither presence. When pins and links cannot all hold, a second solve with one
 assumption literal per pin and link extracts a conflicting subset and
@@ -53,10 +55,7 @@ from scheduling.engine.longterm.feasibility import (
 )
 from scheduling.engine.longterm.problem import Problem, ScheduleConflict
 from scheduling.engine.longterm.solution import (
-    Reservation,
     Solution,
-    SolveInfo,
-    score,
 )
 
 
@@ -75,82 +74,51 @@ class _Model:
     night_level: set[str] = field(default_factory=set)  # half-night runs placed per night
 
 
-@dataclass
+@dataclass(frozen=True)
 class Part:
-    solution: Solution
-    wall_s: float
+    """What CP-SAT made of one (sub)problem: its VM starts (None if it found no schedule in
+    time), the SM hours its block model promised, its status, objective and proven bound."""
+
+    vm_starts: dict[str, int] | None
+    sm_hours: float
     status: str
-    objective: int
+    objective: int | None
     bound: int | None
-    winner: str
-    cpsat_objective: int | None
+    wall_s: float
     size: dict[str, int]
 
 
 def solve_part(
     problem: Problem,
-    greedy: Solution | None,
+    hint: Solution | None,
     reporter: Reporter,
     *,
     time_limit_s: float,
     num_workers: int,
     random_seed: int,
-    hint_greedy: bool,
-    redundant: bool,
-    max_block_nights: int,
-    subsolvers: tuple[str, ...] | None,
-    log: bool,
-    parameters: Mapping[str, object] | None,
-    allowed: dict[str, frozenset[int]] | None = None,
-    required: frozenset[str] = frozenset(),
+    subsolvers: tuple[str, ...] = (),
+    log: bool = False,
+    parameters: Mapping[str, object] | None = None,
 ) -> Part:
-    """Solve ``problem``, hinted with ``greedy`` and never worse than it.
-
-    ``allowed`` restricts the start slots of some VM runs (an empty set leaves the run out),
-    ``required`` forces runs in: the cases of :func:`.cpsat._solve_linked`. A ``greedy``
-    solution that breaks them is only a hint. Raises ScheduleConflict if such a restricted
-    case is infeasible or no schedule is found.
-    """
+    """Solve ``problem`` with CP-SAT, hinted with ``hint`` (the greedy schedule). Raises
+    ScheduleConflict, naming pins and links, if they cannot all hold."""
     t0 = time.perf_counter()
     options = vm_options(problem)
     starts = {rid: (o.starts, o.bonus) for rid, o in options.items()}
-    restricted = bool(allowed) or bool(required)
-    for rid, keep in (allowed or {}).items():
-        st, bonus = starts[rid]
-        mask = np.isin(st, sorted(keep))
-        starts[rid] = (st[mask], bonus[mask])
-    m = _build(problem, starts, max_block_nights, with_assumptions=False, redundant=redundant)
-    for rid in required:
-        m.model.add(m.presence[rid] == 1)
-    if greedy is not None and restricted:
-        ok = all(
-            greedy.vm_starts.get(r) in keep
-            for r, keep in (allowed or {}).items()
-            if r in greedy.vm_starts
-        )
-        ok = ok and all(r in greedy.vm_starts for r in required)
-        if not ok:
-            if hint_greedy:
-                _hint(problem, m, greedy)
-            hint_greedy, greedy = False, None
-    if hint_greedy and greedy is not None:
-        _hint(problem, m, greedy)
+    m = _build(problem, starts, with_assumptions=False)
+    if hint is not None:
+        _hint(problem, m, hint)
     solver = cp_model.CpSolver()
     build_s = time.perf_counter() - t0
     solver.parameters.max_time_in_seconds = max(0.1, time_limit_s - build_s)
     solver.parameters.num_workers = num_workers
     solver.parameters.random_seed = random_seed
     solver.parameters.log_search_progress = log
-    if subsolvers:
-        solver.parameters.subsolvers.extend(subsolvers)
+    solver.parameters.subsolvers.extend(subsolvers)
     for name, value in (parameters or {}).items():
-        if isinstance(value, list):
-            getattr(solver.parameters, name).extend(value)
-        else:
-            setattr(solver.parameters, name, value)
+        setattr(solver.parameters, name, value)
     solver.best_bound_callback = reporter.on_bound
     status = solver.Solve(m.model, reporter)
-    status_name = solver.StatusName(status)
     size = {
         "vm_start_booleans": sum(len(v) for v in m.x.values()),
         "sm_reservation_vars": len(m.y),
@@ -159,27 +127,14 @@ def solve_part(
         "build_ms": int(build_s * 1000),
     }
     if status == cp_model.INFEASIBLE:
-        if restricted:
-            raise ScheduleConflict(["the restricted case is infeasible"])
-        raise ScheduleConflict(_diagnose(problem, max_block_nights))
-    cp_solution: Solution | None = None
-    cp_obj: int | None = None
+        raise ScheduleConflict(_diagnose(problem))
     bound = int(round(solver.BestObjectiveBound())) if status != cp_model.UNKNOWN else None
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        vm_starts, served, reservations = _decode(problem, m, solver)
-        cp_obj = score(problem, vm_starts, served).objective
-        info = SolveInfo("cp-sat", status_name, cp_obj, bound, time.perf_counter() - t0)
-        cp_solution = Solution(vm_starts, served, tuple(reservations), info)
-    g_obj = greedy.info.objective if greedy is not None else None
-    if cp_solution is None and greedy is None:
-        raise ScheduleConflict(["CP-SAT found no schedule within the time limit"])
-    if cp_solution is not None and (g_obj is None or (cp_obj is not None and cp_obj >= g_obj)):
-        chosen, winner = cp_solution, "cp-sat" if g_obj is None or cp_obj != g_obj else "tie"
-    else:
-        assert greedy is not None
-        chosen, winner = greedy, "greedy"
     wall = time.perf_counter() - t0
-    return Part(chosen, wall, status_name, chosen.info.objective, bound, winner, cp_obj, size)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return Part(None, 0.0, solver.StatusName(status), None, bound, wall, size)
+    vm_starts, sm_hours = _decode(problem, m, solver)
+    objective = int(round(solver.ObjectiveValue()))
+    return Part(vm_starts, sm_hours, solver.StatusName(status), objective, bound, wall, size)
 
 
 class Reporter(cp_model.CpSolverSolutionCallback):
@@ -205,13 +160,6 @@ class Reporter(cp_model.CpSolverSolutionCallback):
             if self._emit is not None:
                 self._emit(self.objective, self.bound)
 
-    def on_objective(self, objective: float) -> None:
-        """A schedule found outside this search (the cases of a linked pair)."""
-        with self._lock:
-            self.objective = max(self.objective, objective)
-            if self._emit is not None:
-                self._emit(self.objective, self.bound)
-
     def on_bound(self, bound: float) -> None:
         with self._lock:
             self.bound = min(self.bound, bound)
@@ -222,10 +170,8 @@ class Reporter(cp_model.CpSolverSolutionCallback):
 def _build(
     problem: Problem,
     starts: dict[str, tuple[np.ndarray, np.ndarray]],
-    max_block_nights: int,
     *,
     with_assumptions: bool,
-    redundant: bool,
 ) -> _Model:
     model = cp_model.CpModel()
     d = problem.n_nights
@@ -274,11 +220,11 @@ def _build(
             model.add(p == 0)
         if rid in mdl.night_level:
             continue
-        if redundant and len(st) == 1:
+        if len(st) == 1:
             intervals[run.telescope].append(
                 model.new_optional_fixed_size_interval_var(int(st[0]), run.slots, p, f"iv[{rid}]")
             )
-        elif redundant and len(st) > 1:
+        elif len(st) > 1:
             sv = model.new_int_var_from_domain(
                 cp_model.Domain.from_values(st.tolist()), f"start[{rid}]"
             )
@@ -355,7 +301,7 @@ def _build(
                 model.add(target <= link.max_days).only_enforce_if(lits)
 
     # SM reservations: per block, free half-nights f_k = 2 x available nights - VM slots
-    plan = sm_plan(problem, max_block_nights)
+    plan = sm_plan(problem)
     mdl.groups, mdl.blocks = plan.groups, plan.blocks
     free_k: dict[int, cp_model.IntVar | int] = {}
     for k, b in enumerate(plan.blocks):
@@ -396,6 +342,13 @@ def _build(
             mdl.sm[r.id] = v
             served.append(v)
             objective.append((v, run_weight(r)))
+            # the run's own visible share of the SM half-nights it can use
+            own = [
+                (plan.run_rate[(r.id, k)], free_k[k])
+                for k in plan.blocks_of.get(g.key[0], [])
+                if (r.id, k) in plan.run_rate
+            ]
+            model.add(v <= sum(rate * f for rate, f in own))
         if ys:
             model.add(sum(served) <= sum(ys))
         else:
@@ -443,9 +396,9 @@ def _hint(problem: Problem, m: _Model, greedy: Solution) -> None:
         model.add_hint(v, units(greedy.sm_served.get(rid, 0.0)))
 
 
-def _decode(
-    problem: Problem, m: _Model, solver: cp_model.CpSolver
-) -> tuple[dict[str, int], dict[str, float], list[Reservation]]:
+def _decode(problem: Problem, m: _Model, solver: cp_model.CpSolver) -> tuple[dict[str, int], float]:
+    """VM starts (half-night runs placed per night get the free half) and the SM hours the
+    block model served."""
     chosen = {rid: s for rid, xs in m.x.items() for s, v in xs.items() if solver.boolean_value(v)}
     vm_starts = {rid: s for rid, s in chosen.items() if rid not in m.night_level}
     taken: set[tuple[str, int]] = set()
@@ -457,31 +410,18 @@ def _decode(
         slot = s if (tel, s) not in taken else s + 1
         taken.add((tel, slot))
         vm_starts[rid] = slot
-    served = {}
-    for rid, v in m.sm.items():
-        val = solver.value(v)
-        if val > 0:
-            served[rid] = val / HOUR_UNITS
-    reservations = []
-    for (key, k), y in m.y.items():
-        val = solver.value(y)
-        if val > 0:
-            b = m.blocks[k]
-            reservations.append(
-                Reservation(b.telescope, b.first, b.last, key[1], key[2], key[3], val / HOUR_UNITS)
-            )
-    reservations.sort(key=lambda r: (r.telescope, r.first, r.instrument, r.max_fli, r.ra_bin))
-    return vm_starts, served, reservations
+    sm_hours = sum(solver.value(v) for v in m.sm.values()) / HOUR_UNITS
+    return vm_starts, sm_hours
 
 
-def _diagnose(problem: Problem, max_block_nights: int) -> list[str]:
+def _diagnose(problem: Problem) -> list[str]:
     """Name a subset of pins and links that cannot hold together."""
     starts = {}
     for run in problem.runs:
         if run.mode == "VM":
             st = feasible_starts(problem, run)
             starts[run.id] = (st, preferred_bonus(problem, run, st))
-    m = _build(problem, starts, max_block_nights, with_assumptions=True, redundant=True)
+    m = _build(problem, starts, with_assumptions=True)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_time_in_seconds = 30.0

@@ -1,40 +1,37 @@
 """Greedy baseline: runs in rank order, first feasible placement.
 
-Same interface as :func:`scheduling.engine.longterm.cpsat.solve_cpsat`. VM runs (with their
-linked runs as one unit, pinned units first) are taken by rank class, then grade, and put on
-the first free feasible start, starts covering preferred nights first; then SM runs, in the
-same order, take hours from the SM blocks in date order up to their group's visible share and
-the block's SM time.
+VM runs (with their linked runs as one unit, pinned units first) are taken by rank class,
+then grade, and put on the first free feasible start, starts covering preferred nights first.
+SM time is then what a queue can deliver around them, night by night (:mod:`.smflow`), after
+the same improvement pass as CP-SAT's (:mod:`.improve`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from scheduling.engine.longterm.feasibility import (
-    HOUR_UNITS,
-    SMPlan,
     VMOption,
     check_pins,
     link_satisfied,
-    sm_plan,
-    units,
     vm_options,
 )
+from scheduling.engine.longterm.improve import finish
 from scheduling.engine.longterm.problem import Link, Problem, Run, ScheduleConflict
 from scheduling.engine.longterm.solution import (
     Progress,
     ProgressCallback,
-    Reservation,
     Solution,
     SolveInfo,
-    score,
 )
 
 MAX_NODES_PER_UNIT = 20_000
+IMPROVE_S = 2.0
+"""Seconds the greedy solver's improvement pass may take."""
 
 
 def rank_key(run: Run) -> tuple[str, float, str]:
@@ -63,34 +60,25 @@ def solve_greedy(
     problem: Problem,
     *,
     progress: ProgressCallback | None = None,
-    time_limit_s: float | None = None,
-    num_workers: int = 1,
-    random_seed: int = 0,
+    improve_s: float = IMPROVE_S,
 ) -> Solution:
-    """Schedule ``problem`` greedily. The keyword arguments other than ``progress`` exist for
-    interface parity with CP-SAT and are ignored. Raises ScheduleConflict on pins that cannot
-    be honoured."""
+    """Schedule ``problem`` greedily, then :func:`.improve.finish` (fill and swap pass, the SM
+    hours delivered around the VM runs). Raises ScheduleConflict on pins that cannot be
+    honoured."""
     t0 = time.perf_counter()
     options = vm_options(problem)
     conflicts = check_pins(problem, options)
     if conflicts:
         raise ScheduleConflict(conflicts)
     vm_starts = place_vm(problem, options)
-    served, reservations = place_sm(problem, vm_starts)
-    sc = score(problem, vm_starts, served)
+    info = SolveInfo(solver="greedy", status="HEURISTIC", objective=0, bound=None, wall_s=0.0)
+    solution = finish(problem, vm_starts, info, budget_s=improve_s)
     wall = time.perf_counter() - t0
+    objective = solution.info.objective
     if progress is not None:
-        progress(Progress(sc.objective, sc.objective, wall))
-    info = SolveInfo(
-        solver="greedy",
-        status="HEURISTIC",
-        objective=sc.objective,
-        bound=None,
-        wall_s=wall,
-        greedy_objective=sc.objective,
-        winner="greedy",
-    )
-    return Solution(vm_starts, served, tuple(reservations), info)
+        progress(Progress(objective, objective, wall))
+    info = replace(solution.info, wall_s=wall, greedy_objective=objective, winner="greedy")
+    return replace(solution, info=info)
 
 
 def place_vm(problem: Problem, options: Mapping[str, VMOption]) -> dict[str, int]:
@@ -185,62 +173,3 @@ def _place_unit(
         return False
 
     return dict(chosen) if dfs(0) else None
-
-
-def free_halves(problem: Problem, vm_starts: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """telescope -> int[D]: half-nights (0..2) neither VM, technical nor closed."""
-    out = {}
-    for t in problem.telescopes:
-        f = np.full(problem.n_nights, 2, dtype=int)
-        f[problem.unavailable(t.name)] = 0
-        out[t.name] = f
-    for rid, s in vm_starts.items():
-        run = problem.run(rid)
-        for x in range(s, s + run.slots):
-            out[run.telescope][x // 2] -= 1
-    return out
-
-
-def place_sm(
-    problem: Problem, vm_starts: Mapping[str, int], plan: SMPlan | None = None
-) -> tuple[dict[str, float], list[Reservation]]:
-    plan = plan if plan is not None else sm_plan(problem)
-    free = free_halves(problem, vm_starts)
-    free_k = [int(free[b.telescope][b.first : b.last + 1].sum()) for b in plan.blocks]
-    block_left = [rate * f for rate, f in zip(plan.total_rate, free_k, strict=True)]
-    # (group key: telescope, instrument, max_fli, ra_bin; block index) -> hour units
-    taken: dict[tuple[tuple[str, str, float, int], int], int] = {}
-    group_left: dict[tuple[tuple[str, str, float, int], int], int] = {}
-    served: dict[str, float] = {}
-    sm_runs = sorted((r for r in problem.runs if r.mode == "SM"), key=rank_key)
-    for run in sm_runs:
-        key = (run.telescope, run.instrument, float(run.max_fli), problem.ra_bin(run.ra_deg))
-        need = units(run.hours)
-        got = 0
-        for k in plan.blocks_of.get(run.telescope, []):
-            if got >= need:
-                break
-            gk = (key, k)
-            if gk not in group_left:
-                group_left[gk] = plan.group_rate.get(gk, 0) * free_k[k]
-            a = min(need - got, group_left[gk], block_left[k])
-            if a > 0:
-                got += a
-                group_left[gk] -= a
-                block_left[k] -= a
-                taken[gk] = taken.get(gk, 0) + a
-        if got:
-            served[run.id] = got / HOUR_UNITS
-    reservations = [
-        Reservation(
-            telescope=plan.blocks[k].telescope,
-            first=plan.blocks[k].first,
-            last=plan.blocks[k].last,
-            instrument=key[1],
-            max_fli=key[2],
-            ra_bin=key[3],
-            hours=u / HOUR_UNITS,
-        )
-        for (key, k), u in sorted(taken.items(), key=lambda x: (x[0][1], x[0][0]))
-    ]
-    return served, reservations

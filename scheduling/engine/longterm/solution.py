@@ -20,7 +20,6 @@ import numpy as np
 from scheduling.engine.longterm.feasibility import (
     HOUR_UNITS,
     feasible_starts,
-    half_night_units,
     no_start_reason,
     preferred_bonus,
     run_weight,
@@ -81,7 +80,11 @@ class Reservation:
 class SolveInfo:
     """How a solution was obtained.
 
-    ``objective`` and ``bound`` are in objective units; ``bound`` is proven (sum over parts).
+    ``objective`` and ``bound`` are in objective units. ``objective`` is the delivered
+    schedule's (SM hours night by night); ``bound`` is the proven bound of CP-SAT's block
+    model (sum over parts) and ``cpsat_objective`` that model's best objective: the delivery
+    may land a little above or below the model, so ``gap`` (delivered against the bound) is
+    floored at zero.
     ``winner`` says whose schedule was kept: ``cp-sat`` (better than the greedy hint),
     ``tie``, ``greedy`` (CP-SAT found nothing better in time), ``repair`` (a linked pair of
     telescopes solved apart and repaired), or counts per part such as ``2 cp-sat, 1 tie``.
@@ -100,6 +103,11 @@ class SolveInfo:
     cpsat_objective: int | None = None
     model_size: Mapping[str, int] = field(default_factory=dict)
     parts: tuple[PartInfo, ...] = ()
+    improvement: int = 0
+    """Objective units added by the end-of-solve pass (:mod:`.improve`)."""
+    sm_model_hours: float | None = None
+    """SM hours the solver's block model promised; the schedule counts only the hours the
+    night-by-night delivery finds (:mod:`.smflow`)."""
 
     @property
     def gap(self) -> float | None:
@@ -117,15 +125,19 @@ class Solution:
     vm_starts : Mapping[str, int]
         VM run id -> start slot (``2 * night + half``); runs not in it are left out.
     sm_served : Mapping[str, float]
-        SM run id -> hours that the reservations cover for it.
+        SM run id -> hours a queue can deliver to it (the sum of its ``sm_nights``).
     reservations : tuple[Reservation, ...]
+        SM hours per group and block of nights (the ``sm_nights`` of the group's runs).
     info : SolveInfo
+    sm_nights : Mapping[str, Mapping[int, float]]
+        SM run id -> night index -> hours: where its served hours come from.
     """
 
     vm_starts: Mapping[str, int]
     sm_served: Mapping[str, float]
     reservations: tuple[Reservation, ...]
     info: SolveInfo
+    sm_nights: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,11 +171,10 @@ def night_labels(problem: Problem, solution: Solution) -> dict[str, list[list[st
     """telescope -> per night ``[first half, second half]`` labels: a VM run id, ``SM``,
     ``TECH``, ``CLOSED`` or ``FREE``.
 
-    SM labels fill the free half-nights of each reservation block in date order until the
-    block's reserved hours are covered; further free half-nights are ``FREE``.
+    A night's SM hours (``solution.sm_nights``) label as many of its free half-nights ``SM``
+    as they fill; further free half-nights are ``FREE``.
     """
     d = problem.n_nights
-    half = half_night_units(problem)
     out: dict[str, list[list[str]]] = {}
     for tel in problem.telescopes:
         labels = [[FREE, FREE] for _ in range(d)]
@@ -176,17 +187,18 @@ def night_labels(problem: Problem, solution: Solution) -> dict[str, list[list[st
         run = problem.run(rid)
         for s in range(start, start + run.slots):
             out[run.telescope][s // 2][s % 2] = rid
-    blocks: dict[tuple[str, int, int], float] = {}
-    for r in solution.reservations:
-        key = (r.telescope, r.first, r.last)
-        blocks[key] = blocks.get(key, 0.0) + r.hours
-    for (tel_name, first, last), hours in sorted(blocks.items()):
-        left = units(hours)
-        for night in range(first, last + 1):
-            for h in (0, 1):
-                if left > 0 and out[tel_name][night][h] == FREE:
-                    out[tel_name][night][h] = SM
-                    left -= half[night]
+    sm_hours: dict[tuple[str, int], float] = {}
+    for rid, per_night in solution.sm_nights.items():
+        tel_name = problem.run(rid).telescope
+        for night, hours in per_night.items():
+            sm_hours[(tel_name, night)] = sm_hours.get((tel_name, night), 0.0) + hours
+    for (tel_name, night), hours in sm_hours.items():
+        half = max(float(problem.dark_hours[night]) / 2, 1e-9)
+        halves = int(np.ceil(hours / half - 1e-6))
+        for h in (0, 1):
+            if halves > 0 and out[tel_name][night][h] == FREE:
+                out[tel_name][night][h] = SM
+                halves -= 1
     return out
 
 
@@ -251,6 +263,10 @@ class Statistics:
     pressure: list[TelescopePressure]
     left_out: list[LeftOut]
     score: Score
+    sm_deliverable_hours: float
+    """SM hours the night-by-night assignment delivers (``Solution.sm_nights``)."""
+    sm_model_hours: float | None
+    """SM hours the solver's block model promised (None for a schedule without one)."""
 
 
 def statistics(problem: Problem, solution: Solution) -> Statistics:
@@ -297,6 +313,8 @@ def statistics(problem: Problem, solution: Solution) -> Statistics:
         pressure=pressure,
         left_out=left_out(problem, solution, labels),
         score=score(problem, solution.vm_starts, solution.sm_served),
+        sm_deliverable_hours=sum(sum(n.values()) for n in solution.sm_nights.values()),
+        sm_model_hours=solution.info.sm_model_hours,
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from scheduling.engine.longterm.checker import check_solution
 from scheduling.engine.longterm.cpsat import solve_cpsat
 from scheduling.engine.longterm.problem import Link, Pin
-from scheduling.engine.longterm.solution import Reservation, Solution, score
+from scheduling.engine.longterm.solution import Solution, score
 from tests.engine.longterm.builders import day, days, problem, sm, telescope, vm
 
 
@@ -30,14 +30,18 @@ def solved():
     return p, s
 
 
-def broken(p, s, vm_starts=None, sm_served=None, reservations=None) -> Solution:
+def broken(p, s, vm_starts=None, sm_served=None, reservations=None, sm_nights=None) -> Solution:
     """A copy of ``s`` with some parts replaced and an honest objective (so that only the
     constraint checks can catch it)."""
     vm_starts = dict(s.vm_starts if vm_starts is None else vm_starts)
     sm_served = dict(s.sm_served if sm_served is None else sm_served)
     info = dataclasses.replace(s.info, objective=score(p, vm_starts, sm_served).objective)
     return Solution(
-        vm_starts, sm_served, tuple(s.reservations if reservations is None else reservations), info
+        vm_starts,
+        sm_served,
+        tuple(s.reservations if reservations is None else reservations),
+        info,
+        s.sm_nights if sm_nights is None else sm_nights,
     )
 
 
@@ -62,14 +66,50 @@ def test_checker_rejects_technical_impossible_and_unpinned_placements(solved):
     assert any("pin pinned on 2026-04-08" in e for e in errors)
 
 
-def test_checker_rejects_sm_hours_beyond_reservations_and_capacity(solved):
+def test_checker_rejects_sm_hours_beyond_reservations_and_nights(solved):
     p, s = solved
-    over_served = broken(p, s, sm_served={"smA": 12.0}, reservations=())
-    assert any("reserved" in e for e in check_solution(p, over_served))
-    # 5 dark nights x 2 halves x 3 visible hours = 30 h; reserve 40 h in that block
-    greedy_block = Reservation("UT1", 0, 4, "FORS2", 0.4, p.ra_bin(90.0), 40.0)
-    too_much = broken(p, s, sm_served={"smA": 12.0}, reservations=(greedy_block,))
-    assert any("of visible SM time" in e for e in check_solution(p, too_much))
+    assert 0 < s.sm_served["smA"] <= 12.0
+    # served more than reserved and than its nights add up to
+    over = broken(p, s, sm_served={"smA": s.sm_served["smA"] + 3.0})
+    errors = check_solution(p, over)
+    assert any("reserved" in e for e in errors)
+    assert any("its nights add up to" in e for e in errors)
+    # hours on a bright night (FLI 0.9 > 0.4)
+    bright = broken(p, s, sm_nights={"smA": {**s.sm_nights["smA"], 6: 0.5}})
+    assert any("moon FLI above 0.4" in e for e in check_solution(p, bright))
+    # more than its visible share (6 h visible -> 3 h per free half-night) on one night
+    free_night = min(s.sm_nights["smA"])
+    greedy_night = broken(p, s, sm_nights={"smA": {free_night: 7.0}})
+    assert any("visible in the free half-nights" in e for e in check_solution(p, greedy_night))
+
+
+def test_checker_rejects_sm_hours_beyond_a_nights_free_half_nights():
+    # two runs each within its own share, together over the night's one free half
+    runs = [
+        vm("v", 0.5, n=2, rank_class="A"),
+        sm("a", 5.0, n=2, visible=10.0),
+        sm("b", 5.0, n=2, visible=10.0),
+    ]
+    p = problem(runs, n=2)
+    s = solve_cpsat(p, time_limit_s=10)
+    assert check_solution(p, s) == []
+    night = s.vm_starts["v"] // 2
+    both = broken(
+        p, s, sm_nights={"a": {night: 5.0}, "b": {night: 5.0}}, sm_served={"a": 5.0, "b": 5.0}
+    )
+    assert any("of free half-nights" in e for e in check_solution(p, both))
+
+
+def test_checker_recomputes_the_objective_itself(solved, monkeypatch):
+    # given the solvers' weights drift from the documented ones (class B worth 60, not 50)
+    p, s = solved
+    from scheduling.engine.longterm import feasibility
+
+    monkeypatch.setitem(feasibility.CLASS_WEIGHT, "B", 60)
+    drifted = dataclasses.replace(s.info, objective=score(p, s.vm_starts, s.sm_served).objective)
+    # then the checker, which does not use score(), disagrees with the solvers
+    bad = dataclasses.replace(s, info=drifted)
+    assert any("claimed objective" in e for e in check_solution(p, bad))
 
 
 def test_checker_rejects_a_claimed_objective_that_does_not_match(solved):
