@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     print(
         f"long-term scheduling benchmark: CP-SAT num_workers={args.workers} (independent "
-        "parts side by side, one worker each; a lone part all), "
+        "parts side by side: the largest with every worker, the others one each), "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine: "
         "timings are noisy)"
     )

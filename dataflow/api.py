@@ -2,6 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
+from observations import api as phase2_api
 from proposals.api.views import PeriodViewSet, ProposalViewSet, TelescopeViewSet
 from proposals.review import api as review_api
 from scheduling import api as schedule_api
@@ -20,3 +21,4 @@ router.register("telescopes", TelescopeViewSet, basename="telescope")
 router.register("proposals", ProposalViewSet, basename="proposal")
 review_api.register(router)
 schedule_api.register(router)
+phase2_api.register(router)

@@ -39,8 +39,16 @@ from rest_framework.views import APIView
 from dataflow.accounts.models import Role
 from dataflow.api import router
 from dataflow.observatory.models import Telescope
-from proposals.models import CoInvestigator, Figure, Proposal, ProposalStatus
-from proposals.review.models import Assignment, Conflict, Panel, PanelMember
+from observations.models import (
+    Container,
+    ItemType,
+    ObservationBlock,
+    Template,
+    TemplateSignature,
+    TemplateType,
+)
+from proposals.models import CoInvestigator, Figure, ObservingRun, Proposal, ProposalStatus
+from proposals.review.models import Assignment, Conflict, Panel, PanelMember, RunDecision
 from scheduling.models import ScheduleJob, ScheduleVersion
 from tests.factories import PeriodFactory, TargetFactory, UserFactory, complete_proposal
 
@@ -370,6 +378,27 @@ ROUTER: dict[str, dict[str, E]] = {
         GET:                         E(401,   404, 404, 404,  404,  404, 403),
         PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
     "schedule/arrivals/": {GET:      E(401,   403, 403, 403,  403,  403, 200)},
+    # Phase 2 (read side): the approved proposal's run, its root folder and an OB with a
+    # template, for its PI and co-investigator and staff (404 for everyone else); everyone
+    # lists their open runs (none for most). Template signatures: every signed-in user.
+    "phase2/runs/": {GET:            E(401,   200, 200, 200,  200,  200, 200)},
+    "phase2/runs/<phase2_run_id>/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    "phase2/runs/<phase2_run_id>/tree/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    "phase2/containers/<container_id>/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    "phase2/containers/<container_id>/items/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    "phase2/obs/<ob_id>/": {GET:     E(401,   200, 200, 404,  404,  404, 200)},
+    "phase2/obs/<ob_id>/templates/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    "phase2/instrument-packages/<instrument>/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200)},
+    "phase2/instrument-packages/<instrument>/<ip_version>/signatures/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200)},
+    "phase2/instrument-packages/<instrument>/<ip_version>/signatures/<template_name>/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200)},
 }
 
 # Every pattern of the ``admin:`` namespace is covered by this rule: the admin's index and each
@@ -535,6 +564,7 @@ def world(db: None) -> World:
     version = ScheduleVersion.objects.create(
         period=period, job=job, number=1, solver="greedy", status="heuristic", objective=0.0
     )
+    phase2_run, root, ob, acquisition = phase2_world(pi, coi)
     return World(
         users=users,
         draft=draft,
@@ -561,8 +591,41 @@ def world(db: None) -> World:
             "job_id": str(job.pk),
             "version_id": str(version.pk),
             "other_id": str(version.pk),
+            "phase2_run_id": str(phase2_run.pk),
+            "container_id": str(root.pk),
+            "ob_id": str(ob.pk),
+            "instrument": phase2_run.instrument.name,
+            "ip_version": acquisition.ip_version,
+            "template_name": acquisition.name,
         },
     )
+
+
+def phase2_world(
+    pi: User, coi: User
+) -> tuple[ObservingRun, Container, ObservationBlock, TemplateSignature]:
+    """An approved proposal of the PI (the co-investigator on it) whose approved run has its
+    root folder, a group and an OB with an acquisition template. In the previous period, so
+    that the open period's review and schedule see nothing new."""
+    previous = PeriodFactory.create(number=118)
+    proposal = complete_proposal(pi=pi, period=previous, title="The approved one")
+    CoInvestigator.objects.create(proposal=proposal, user=coi, email=coi.email)
+    Proposal.objects.filter(pk=proposal.pk).update(
+        status=ProposalStatus.APPROVED, programme_number=3, programme_id="118.C-0003"
+    )
+    run = proposal.runs.get()
+    RunDecision.objects.create(run=run, approved=True, rank_class="A")
+    root = Container.objects.create(run=run, item_type=ItemType.FOLDER, name="118.C-0003(A)")
+    group = Container.objects.create(run=run, parent=root, item_type=ItemType.GROUP, name="G")
+    ob = ObservationBlock.objects.create(run=run, container=group, name="OB 1")
+    acquisition, _ = TemplateSignature.objects.get_or_create(
+        instrument=run.instrument,
+        ip_version="130.0",
+        name="FORS2_img_acq",
+        defaults={"type": TemplateType.ACQUISITION, "parameters": [{"name": "DET.DIT"}]},
+    )
+    Template.objects.create(ob=ob, signature=acquisition, values={"DET.DIT": 5})
+    return run, root, ob, acquisition
 
 
 @pytest.fixture(autouse=True)

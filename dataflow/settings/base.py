@@ -167,6 +167,7 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "scheduling.models.JobStatus",
         "ReviewStatusEnum": "proposals.review.models.ReviewStatus",
         "TravelStatusEnum": "scheduling.models.TravelStatus",
+        "OBStatusEnum": "observations.models.OBStatus",
     },
 }
 

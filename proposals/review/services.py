@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from dataflow.errors import InvalidInput, NotAllowed, TransitionNotAllowed
 from dataflow.permissions import is_reviewer, may_change_proposal_status, may_manage_review
+from observations.services import root_folder
 from proposals.commands import UNSET, Maybe
 from proposals.models import Mode, ObservingRun, Period, Proposal, ProposalEvent, ProposalStatus
 from proposals.review import conflicts as cf
@@ -662,6 +663,8 @@ def run_decide(
             "note": note[:300],
         },
     )
+    if approved:
+        root_folder(run=run, actor=actor)  # Phase 2 of the run starts from its root folder
     delta = seconds - allocated_seconds(run)
     if delta:
         LedgerEntry.objects.create(

@@ -36,6 +36,17 @@ from rest_framework.authtoken.models import Token
 
 from dataflow.accounts.models import Role
 from dataflow.observatory.models import Instrument, Telescope
+from observations.models import (
+    AbsoluteWindow,
+    Container,
+    FindingChart,
+    ItemType,
+    ObservationBlock,
+    SiderealWindow,
+    Template,
+    TemplateSignature,
+    TemplateType,
+)
 from proposals.models import (
     CoInvestigator,
     Figure,
@@ -104,6 +115,15 @@ SCHEDULE_VERSION_ID = 7851
 APPROVED_ID = 7099
 TRAVEL_RUN_ID = 7299
 PIN_ID = 7871  # staff's pin of that run
+# Phase 2 (read side): the PI's approved proposal with an approved SM run whose tree has a root
+# folder, a group and an OB with a template; a FORS2 template signature of an old instrument
+# package version (not the current one, which the fixtures' signatures make).
+PHASE2_PROPOSAL_ID = 7097
+PHASE2_RUN_ID = 7297
+PHASE2_ROOT_ID = 7261
+PHASE2_OB_ID = 7271
+PHASE2_IP_VERSION = "0.1"
+PHASE2_TEMPLATE = "SEED_img_acq"
 # Review and schedule operations run as staff (the reviewer's own ones as the PI, their
 # reviewer).
 STAFF_PATHS = re.compile(r"^/api/v1/(schedule/(?!runs/)|review/(?!assignments/(?!.*/move/$)))")
@@ -146,6 +166,12 @@ CONFIG = schemathesis.Config.from_dict(
             "path.job_id": SCHEDULE_JOB_ID,
             "path.version_id": SCHEDULE_VERSION_ID,
             "path.pin_id": PIN_ID,
+            "path.phase2_run_id": PHASE2_RUN_ID,
+            "path.container_id": PHASE2_ROOT_ID,
+            "path.ob_id": PHASE2_OB_ID,
+            "path.instrument": "FORS2",
+            "path.ip_version": PHASE2_IP_VERSION,
+            "path.template_name": PHASE2_TEMPLATE,
         },
         "operations": [
             {"include-path-regex": "^/api/v1/telescopes/", "parameters": {"path.id": UT1_ID}},
@@ -191,7 +217,7 @@ def png_bytes() -> bytes:
 
 def seed_world() -> None:
     """Paranal's telescopes, two periods, a PI with a full draft and a submitted proposal."""
-    call_command("loaddata", "paranal", verbosity=0)
+    call_command("loaddata", "paranal", "instruments", verbosity=0)
     period = PeriodFactory.create(number=PERIOD_NUMBER)
     PeriodFactory.create(number=PERIOD_NUMBER - 1)
     pi = UserFactory.create(username="pi", email="pi@example.org")
@@ -219,6 +245,7 @@ def seed_world() -> None:
     seed_review(period, pi)
     version = seed_schedule(period)
     seed_travel(period, pi, version)
+    seed_phase2(period, pi)
     seeded = Proposal.objects.filter(pk__in=[DRAFT_ID, SUBMITTED_ID])
     assert {p.version for p in seeded} == {int(CURRENT_ETAG.strip('"'))}, "CURRENT_ETAG is stale"
 
@@ -292,6 +319,45 @@ def seed_travel(period: Period, pi: User, version: ScheduleVersion) -> None:
         departure=first + dt.timedelta(days=2),
     )
     RunPin.objects.create(id=PIN_ID, run=run, start=first)
+
+
+def seed_phase2(period: Period, pi: User) -> None:
+    """The PI's approved proposal with an approved SM run on FORS2: its root folder, a group
+    with an OB, the OB with a template, windows and a finding chart."""
+    proposal = ProposalFactory.create(id=PHASE2_PROPOSAL_ID, pi=pi, period=period)
+    ut1 = Telescope.objects.get(pk=UT1_ID)
+    fors2 = Instrument.objects.get(telescope=ut1, name="FORS2")
+    run = RunFactory.create(
+        id=PHASE2_RUN_ID, proposal=proposal, letter="A", telescope=ut1, instrument=fors2
+    )
+    Proposal.objects.filter(pk=PHASE2_PROPOSAL_ID).update(
+        status=ProposalStatus.APPROVED, programme_number=4, programme_id="119.C-0004"
+    )
+    RunDecision.objects.create(run=run, approved=True, rank_class="A")
+    root = Container.objects.create(
+        id=PHASE2_ROOT_ID, run=run, item_type=ItemType.FOLDER, name="119.C-0004(A)"
+    )
+    group = Container.objects.create(run=run, parent=root, item_type=ItemType.GROUP, name="G")
+    ob = ObservationBlock.objects.create(
+        id=PHASE2_OB_ID, run=run, container=group, name="OB 1", ra_deg=11.888, dec_deg=-25.288
+    )
+    signature, _ = TemplateSignature.objects.get_or_create(
+        instrument=fors2,
+        ip_version=PHASE2_IP_VERSION,
+        name=PHASE2_TEMPLATE,
+        defaults={
+            "type": TemplateType.ACQUISITION,
+            "parameters": [
+                {"name": "DET.DIT", "type": "number", "default": 5.0, "min": 0.5, "max": 60},
+                {"name": "INS.FILT", "type": "string", "allowed": ["R_SPECIAL", "I_BESS"]},
+            ],
+        },
+    )
+    Template.objects.create(ob=ob, signature=signature, values={"DET.DIT": 10.0})
+    start = timezone.now() + dt.timedelta(days=40)
+    AbsoluteWindow.objects.create(ob=ob, start=start, end=start + dt.timedelta(days=1))
+    SiderealWindow.objects.create(ob=ob, start_min=60, end_min=1440)
+    FindingChart.objects.create(ob=ob, name="chart.jpg", content=b"\xff\xd8", size=2)
 
 
 APP = get_wsgi_application()

@@ -77,7 +77,7 @@ class Command(BaseCommand):
             self.stdout.write("The database has data already: no demo data loaded.")
             self._print_logins()
             return
-        call_command("loaddata", "paranal", verbosity=0)
+        call_command("loaddata", "paranal", "instruments", verbosity=0)
         rng = np.random.default_rng(opts["seed"])
         with transaction.atomic():
             period = self._period(opts["period"], opts["months"])

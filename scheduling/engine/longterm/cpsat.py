@@ -1,12 +1,12 @@
 """Solve a long-term problem with CP-SAT: the public entry point :func:`solve_cpsat`.
 
 The model (variables, constraints, objective) is in :mod:`.cpmodel`. Telescopes that no link
-ties together are independent problems: they are solved in a flat pool, all at once, each
-by one search until it is proven optimal or the time limit (a lone part gets all the
-workers). The greedy schedule is computed first and hints each part. The parts' VM
-placements are merged and :func:`.improve.finish` ends the solve (fill and swap pass, SM
-hours delivered night by night); the greedy schedule is kept instead if it scores higher
-(``SolveInfo.winner``), so CP-SAT never returns less than greedy.
+ties together are independent problems, solved side by side: the largest with every worker,
+the others with one search each, each until it is proven optimal or the time limit. The
+greedy schedule is computed first and hints each part. The parts' VM placements are merged
+and :func:`.improve.finish` ends the solve (fill and swap pass, SM hours delivered night by
+night); the greedy schedule is kept instead if it scores higher (``SolveInfo.winner``), so
+CP-SAT never returns less than greedy.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from scheduling.engine.longterm.solution import (
 )
 
 SUBSOLVERS: tuple[str, ...] = ("max_lp", "lb_tree_search")
-"""CP-SAT's workers for a problem solved as one part: one search with the full LP relaxation
+"""CP-SAT's workers for the largest part: one search with the full LP relaxation
 and one exploring the tree by best bound prove optimality much sooner than CP-SAT's default
 mix on these models (measured on synthetic periods); the greedy hint gives the first
 solution."""
@@ -83,24 +83,27 @@ def solve_cpsat(
     hints = [_restrict(greedy, q) for q in parts]
     board = _Board(progress, t0, [0] * len(parts), [_trivial_bound(q) for q in parts])
     deadline = t0 + time_limit_s - improve_s
-    alone = len(parts) == 1
+    # The largest part (by feasible VM starts: typically telescopes tied by links) gets every
+    # worker, the others one search each; all run at once, each until it is proven or the
+    # deadline, so a part proven early leaves its core to the rest and no part waits for a
+    # turn or has its share of the time guessed (CP-SAT releases the GIL while it searches).
+    sizes = [sum(len(o.starts) for o in vm_options(q).values()) for q in parts]
+    largest = max(range(len(parts)), key=lambda i: sizes[i])
 
     def solve(i: int) -> Part:
+        full = i == largest
         return solve_part(
             parts[i],
             hints[i],
             board.reporter(i),
             time_limit_s=max(0.1, deadline - time.perf_counter()),
-            num_workers=num_workers if alone else 1,
+            num_workers=num_workers if full else 1,
             random_seed=random_seed,
-            subsolvers=SUBSOLVERS if alone else (),
-            parameters=None if alone else ONE_WORKER,
+            subsolvers=SUBSOLVERS if full else (),
+            parameters=None if full else ONE_WORKER,
             log=log,
         )
 
-    # Every part at once, one search each, until it is proven or the deadline: a part proven
-    # early frees its share of the cores for the others, no part waits for a turn and no
-    # part's share of the time is guessed (CP-SAT releases the GIL while it searches).
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:
         results = list(pool.map(solve, range(len(parts))))
     vm_starts: dict[str, int] = {}
