@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from dataflow.errors import InvalidInput
-from observations import parameters
+from observations import parameters, verification
 from observations.models import ItemType, ObservationBlock, SkyTransparency, TemplateType
 from proposals.coordinates import parse_dec, parse_ra
 from proposals.models import ObservingRun, Transparency
@@ -223,4 +223,7 @@ def verify(ob: ObservationBlock) -> Verification:
             )
         for name, message in parameters.validate(signature.parameters, template.values).items():
             errors.append(f"{shown}, {name}: {message}")
+    more_errors, more_warnings = verification.check(ob)
+    errors += more_errors
+    warnings += more_warnings
     return Verification(errors, warnings)

@@ -402,7 +402,7 @@ def test_staff_send_an_ob_back_with_a_message_and_the_astronomers_repair_it(
     assert event is not None
     assert (event.to_status, event.message) == ("-", "Use I_BESS: the target is red.")
     # the astronomers can edit and submit again
-    services.ob_update(ob_id=ob.pk, data=OBData(max_airmass=1.3), actor=phase2.pi)
+    services.ob_update(ob_id=ob.pk, data=OBData(max_airmass=2.0), actor=phase2.pi)
     assert services.ob_submit(ob_id=ob.pk, actor=phase2.pi)[0].status == OBStatus.DEFINED
 
 
