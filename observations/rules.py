@@ -227,3 +227,11 @@ def verify(ob: ObservationBlock) -> Verification:
     errors += more_errors
     warnings += more_warnings
     return Verification(errors, warnings)
+
+
+def ip_version_key(ip_version: str) -> tuple[float, str]:
+    """Instrument-package versions in numeric order ("119.10" after "119.9"); others first."""
+    try:
+        return float(ip_version), ip_version
+    except ValueError:
+        return -1.0, ip_version

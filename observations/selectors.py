@@ -32,7 +32,7 @@ from observations.models import (
     Template,
     TemplateSignature,
 )
-from observations.services import ip_version_key
+from observations.rules import ip_version_key
 from proposals.models import ObservingRun
 
 # ---------------------------------------------------------------------------------------------

@@ -163,14 +163,6 @@ def _changed(obj: ObservationBlock | Container, values: dict[str, Any]) -> list[
 # --------------------------------------------------------------------------------------------
 
 
-def ip_version_key(ip_version: str) -> tuple[float, str]:
-    """Instrument-package versions in numeric order ("119.10" after "119.9"); others first."""
-    try:
-        return float(ip_version), ip_version
-    except ValueError:
-        return -1.0, ip_version
-
-
 def current_ip_version(run: ObservingRun) -> str:
     """The newest instrument-package version with template signatures for the run's
     instrument ("" when the instrument has none)."""
@@ -179,7 +171,7 @@ def current_ip_version(run: ObservingRun) -> str:
             "ip_version", flat=True
         )
     )
-    return max(versions, key=ip_version_key) if versions else ""
+    return max(versions, key=rules.ip_version_key) if versions else ""
 
 
 def _next_position(container: Container) -> int:
