@@ -7,11 +7,20 @@ Nothing here saves; the services call these under the run's lock.
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
+
+from django.db.models import Prefetch, prefetch_related_objects
 
 from dataflow.errors import InvalidInput
 from observations import parameters, verification
-from observations.models import ItemType, ObservationBlock, SkyTransparency, TemplateType
+from observations.models import (
+    ItemType,
+    ObservationBlock,
+    SkyTransparency,
+    Template,
+    TemplateType,
+)
 from proposals.coordinates import parse_dec, parse_ra
 from proposals.models import ObservingRun, Transparency
 from proposals.rules import number
@@ -193,17 +202,37 @@ class Verification:
 
 
 def verify(ob: ObservationBlock) -> Verification:
-    """Check an OB's completeness: target, templates and their values.
+    """Verify one OB (see :func:`verify_many`)."""
+    return verify_many([ob])[ob.pk]
 
-    The hook for the richer checks (observability in its windows, execution time, constraints
-    against Phase 1, containers): extend the lists here from ``observations.verification``."""
+
+def verify_many(obs: Sequence[ObservationBlock]) -> dict[int, Verification]:
+    """Verify OBs together, by id: their completeness (target, templates and their values)
+    here, the richer checks (constraints against Phase 1, the service-mode minimum, the run's
+    allocation, containers, observability) from ``observations.verification``, computed once
+    for all (one sky computation per run, not one per OB)."""
+    prefetch_related_objects(
+        list(obs),
+        Prefetch("templates", queryset=Template.objects.select_related("signature")),
+        "absolute",
+    )
+    richer = verification.check_many(obs)
+    reports = {}
+    for ob in obs:
+        errors, warnings = _completeness(ob)
+        more_errors, more_warnings = richer[ob.pk]
+        reports[ob.pk] = Verification(errors + more_errors, warnings + more_warnings)
+    return reports
+
+
+def _completeness(ob: ObservationBlock) -> tuple[list[str], list[str]]:
     errors: list[str] = []
     warnings: list[str] = []
     if ob.ra_deg is None or ob.dec_deg is None:
         errors.append("Set the target's RA and Dec (or copy a Phase 1 target).")
     if not ob.target_name.strip():
         errors.append("Name the target.")
-    templates = list(ob.templates.select_related("signature"))
+    templates = list(ob.templates.all())
     types = [t.signature.type for t in templates]
     if types.count(TemplateType.ACQUISITION) > 1:
         errors.append("Keep one acquisition template: an OB has at most one.")
@@ -223,10 +252,7 @@ def verify(ob: ObservationBlock) -> Verification:
             )
         for name, message in parameters.validate(signature.parameters, template.values).items():
             errors.append(f"{shown}, {name}: {message}")
-    more_errors, more_warnings = verification.check(ob)
-    errors += more_errors
-    warnings += more_warnings
-    return Verification(errors, warnings)
+    return errors, warnings
 
 
 def ip_version_key(ip_version: str) -> tuple[float, str]:

@@ -1,4 +1,4 @@
-"""The richer checks of an OB's verification, called by ``observations.rules.verify``:
+"""The richer checks of an OB's verification, called by ``observations.rules.verify_many``:
 constraints against the run's Phase 1 constraints, the service-mode one-hour minimum, the
 run's OB time against its allocation, its container's consistency and the target's
 observability in the period (and its absolute windows). Each returns messages that say what
@@ -6,11 +6,13 @@ to change; nothing here saves.
 """
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 from django.db.models import Sum
 
 from dataflow.astro.visibility import nightly_visibility
-from observations.models import ItemType, ObservationBlock, SkyTransparency
+from observations.models import Container, ItemType, ObservationBlock, SkyTransparency
 from proposals.models import Mode, ObservingRun, Transparency
 from proposals.review.models import LedgerEntry, LedgerKind
 
@@ -34,16 +36,44 @@ NIGHT_S = 12 * 3600.0
 VISIBILITY_STEP_MINUTES = 60.0  # the Moon sampling; target hours are exact (closed form)
 
 
-def check(ob: ObservationBlock) -> tuple[list[str], list[str]]:
-    """(errors, warnings) of the richer checks wired into verification.
+Report = tuple[list[str], list[str]]  # (errors, warnings)
 
-    ``short_ob_errors`` and ``observability_errors`` are not wired yet: the OBs that
-    tests/observations/test_ob_services.py submits last 10 min, and the ``phase2`` fixture's
-    period (today + 120 days) can put its target in conjunction with the Sun; add them here
-    once those fixtures are realistic."""
-    run = ob.run
-    errors = constraint_errors(ob, run) + container_errors(ob)
-    return errors, allocation_warnings(run)
+
+def check_many(obs: Sequence[ObservationBlock]) -> dict[int, Report]:
+    """(errors, warnings) of the richer checks for each OB, by id. A constant number of
+    queries and one sky computation per run, however many OBs: verifying a container asks
+    this for all its OBs at once."""
+    runs = ObservingRun.objects.select_related("proposal__period", "telescope__site").in_bulk(
+        {ob.run_id for ob in obs}
+    )
+    containers = Container.objects.in_bulk({ob.container_id for ob in obs})
+    lengths = concatenation_lengths(containers.values())
+    reports: dict[int, Report] = {}
+    for run_id, run in runs.items():
+        mine = [ob for ob in obs if ob.run_id == run_id]
+        warnings = allocation_warnings(run)
+        unobservable = observability_errors_many(mine, run)
+        for ob in mine:
+            container = containers[ob.container_id]
+            errors = (
+                constraint_errors(ob, run)
+                + short_ob_errors(ob, run)
+                + container_errors(ob, container, lengths.get(container.pk, 0.0))
+                + unobservable[ob.pk]
+            )
+            reports[ob.pk] = (errors, list(warnings))
+    return reports
+
+
+def concatenation_lengths(containers: Iterable[Container]) -> dict[int, float]:
+    """Total execution time (s) of each concatenation among ``containers``."""
+    ids = [c.pk for c in containers if c.item_type == ItemType.CONCATENATION]
+    rows = (
+        ObservationBlock.objects.filter(container_id__in=ids)
+        .values("container_id")
+        .annotate(s=Sum("execution_time_s"))
+    )
+    return {row["container_id"]: row["s"] or 0.0 for row in rows}
 
 
 def constraint_errors(ob: ObservationBlock, run: ObservingRun) -> list[str]:
@@ -100,8 +130,9 @@ def allocation_warnings(run: ObservingRun) -> list[str]:
     ]
 
 
-def container_errors(ob: ObservationBlock) -> list[str]:
-    container = ob.container
+def container_errors(ob: ObservationBlock, container: Container, length_s: float) -> list[str]:
+    """Its container's consistency as it concerns ``ob``: a time-link's delays, a
+    concatenation's length (``length_s``, the total of its OBs) within one night."""
     errors: list[str] = []
     if container.item_type == ItemType.TIMELINK:
         low, high = ob.min_delay_s, ob.max_delay_s
@@ -112,52 +143,56 @@ def container_errors(ob: ObservationBlock) -> list[str]:
                 f"The latest delay ({high} s) is shorter than the earliest ({low} s): "
                 "make the latest delay at least the earliest."
             )
-    elif container.item_type == ItemType.CONCATENATION:
-        total = container.obs.aggregate(s=Sum("execution_time_s"))["s"] or 0.0
-        if total > NIGHT_S:
-            errors.append(
-                f"Concatenation {container.name} takes {total / 3600:.1f} h, more than one "
-                f"night ({NIGHT_S / 3600:g} h): split it or shorten its OBs."
-            )
+    elif container.item_type == ItemType.CONCATENATION and length_s > NIGHT_S:
+        errors.append(
+            f"Concatenation {container.name} takes {length_s / 3600:.1f} h, more than one "
+            f"night ({NIGHT_S / 3600:g} h): split it or shorten its OBs."
+        )
     return errors
 
 
-def observability_errors(ob: ObservationBlock, run: ObservingRun) -> list[str]:
-    """The target must reach the OB's max airmass during astronomical night on some night of
-    the period, and of its absolute windows if it has any (a window counts the local evening
-    before its start up to the evening of its end: a night-level approximation)."""
-    if ob.ra_deg is None or ob.dec_deg is None:
-        return []  # rules.verify already asks for the coordinates
+def observability_errors_many(
+    obs: Sequence[ObservationBlock], run: ObservingRun
+) -> dict[int, list[str]]:
+    """For each OB of ``run``: the target must reach the OB's max airmass during astronomical
+    night on some night of the period, and within its absolute windows if it has any (a
+    window counts from the local evening before its start to the evening of its end: a
+    night-level approximation). One sky computation for all the OBs."""
     period = run.proposal.period
-    ranges = [(period.start, period.end)]
-    windows = list(ob.absolute.all())
-    if windows:
-        ranges = [
-            (
-                max(period.start, w.start.date() - dt.timedelta(days=1)),
-                min(period.end, w.end.date()),
-            )
-            for w in windows
-        ]
-        ranges = [(a, b) for a, b in ranges if a <= b]
-        if not ranges:
-            return ["No absolute window falls in the period: move the windows into it."]
-    site = run.telescope.site.as_astro()
-    for start, end in ranges:
-        vis = nightly_visibility(
-            site,
-            [ob.ra_deg],
-            [ob.dec_deg],
-            start,
-            end,
-            max_airmass=ob.max_airmass,
-            step_minutes=VISIBILITY_STEP_MINUTES,
+    errors: dict[int, list[str]] = {ob.pk: [] for ob in obs}
+    placed = [ob for ob in obs if ob.ra_deg is not None and ob.dec_deg is not None]
+    if not placed:
+        return errors  # _completeness already asks for the coordinates
+    vis = nightly_visibility(
+        run.telescope.site.as_astro(),
+        np.array([ob.ra_deg for ob in placed], dtype=float),
+        np.array([ob.dec_deg for ob in placed], dtype=float),
+        period.start,
+        period.end,
+        max_airmass=[ob.max_airmass for ob in placed],
+        step_minutes=VISIBILITY_STEP_MINUTES,
+    )
+    dates = np.array(vis.dates, dtype="datetime64[D]")
+    for i, ob in enumerate(placed):
+        windows = list(ob.absolute.all())
+        nights = np.ones(dates.size, dtype=bool)
+        if windows:
+            nights[:] = False
+            for w in windows:
+                first = np.datetime64(w.start.date() - dt.timedelta(days=1), "D")
+                last = np.datetime64(w.end.date(), "D")
+                nights |= (dates >= first) & (dates <= last)
+            if not nights.any():
+                errors[ob.pk].append(
+                    "No absolute window falls in the period: move the windows into it."
+                )
+                continue
+        if np.any(vis.hours[i][nights] > 0):
+            continue
+        where = "its absolute windows" if windows else f"period {period}"
+        errors[ob.pk].append(
+            f"The target never reaches airmass {ob.max_airmass:g} at night during {where}: "
+            "check the coordinates, raise the max airmass"
+            + (", or move the windows." if windows else ".")
         )
-        if vis.hours.size and vis.hours.max() > 0:
-            return []
-    where = "its absolute windows" if windows else f"period {period}"
-    return [
-        f"The target never reaches airmass {ob.max_airmass:g} at night during {where}: "
-        "check the coordinates, raise the max airmass"
-        + (", or move the windows." if windows else ".")
-    ]
+    return errors

@@ -1,8 +1,10 @@
 """Phase 2 worlds: an approved proposal of ``astronomer`` (PI) with ``coi`` as accepted
 co-investigator, one service-mode run (A) and one visitor-mode run (B) on UT1/FORS2, both
-approved by ``staff`` through the review's service; FORS2 has a small template set (an
-acquisition, two science templates, a calibration) and an overhead model at ip_version
-"130.0". ``other_astronomer`` (from tests/conftest.py) is an outsider."""
+approved by ``staff`` through the review's service, in a period when their target is
+observable; FORS2 has a small template set (an acquisition, two science templates, a
+calibration; the imaging template's default exposure lasts an hour, so a default OB passes the
+service-mode minimum) and an overhead model at ip_version "130.0". ``other_astronomer`` (from
+tests/conftest.py) is an outsider."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ SIGNATURES = [
         "FORS2_img_obs",
         TemplateType.SCIENCE,
         [
-            {"name": "DET.DIT", "type": "number", "default": 60.0, "min": 0.5, "max": 3600},
+            {"name": "DET.DIT", "type": "number", "default": 3600.0, "min": 0.5, "max": 3600},
             {"name": "SEQ.NEXPO", "type": "integer", "default": 1, "min": 1, "max": 100},
             {"name": "INS.FILT", "type": "string", "default": None,
              "allowed": ["R_SPECIAL", "I_BESS", "B_HIGH"]},
@@ -87,9 +89,16 @@ def add_signatures(run: ObservingRun) -> None:
     )
 
 
+def observable_season(today: dt.date) -> dt.date:
+    """The first 15 September at least a month ahead: NGC 253 (RA 0h47m) is then up all night
+    at Paranal, whatever day the tests run."""
+    start = dt.date(today.year, 9, 15)
+    return start if start - today >= dt.timedelta(days=30) else start.replace(year=today.year + 1)
+
+
 def reviewed_proposal(pi: User, number: int = 1) -> tuple[Proposal, ObservingRun, ObservingRun]:
     """A proposal under review with an SM run A (10 h) and a VM run B (1 night)."""
-    start = (timezone.now() + dt.timedelta(days=120)).date()
+    start = observable_season(timezone.now().date())
     period = PeriodFactory.create(number=130, start=start, end=start + dt.timedelta(days=13))
     proposal = ProposalFactory.create(period=period, pi=pi)
     target = TargetFactory.create(

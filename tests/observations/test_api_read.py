@@ -396,7 +396,7 @@ def test_template_parameters_merge_the_signature_with_the_values_set(
     # unset values are the defaults; a parameter without a default has no value
     values = {p["name"]: p["value"] for p in science["parameters"]}
     assert values == {
-        "DET.DIT": 60.0,
+        "DET.DIT": 3600.0,
         "SEQ.NEXPO": 1,
         "INS.FILT": None,
         "SEQ.OFFSETS": [0, 10],

@@ -209,7 +209,7 @@ def test_a_template_starts_with_its_defaults_and_changes_the_obs_version(phase2:
         ob_id=ob.pk, signature_name="FORS2_img_obs", actor=phase2.pi, expected_version=1
     )
     assert template.values == {
-        "DET.DIT": 60.0,
+        "DET.DIT": 3600.0,
         "SEQ.NEXPO": 1,
         "INS.FILT": None,
         "SEQ.OFFSETS": [0, 10],
@@ -217,8 +217,8 @@ def test_a_template_starts_with_its_defaults_and_changes_the_obs_version(phase2:
     }
     stored = ObservationBlock.objects.get(pk=ob.pk)
     assert stored.version == 2
-    # preset 360 + setup 60 + one 60 s exposure + one 30 s readout
-    assert (stored.exposure_time_s, stored.execution_time_s) == (60.0, 510.0)
+    # preset 360 + setup 60 + one 3600 s exposure + one 30 s readout
+    assert (stored.exposure_time_s, stored.execution_time_s) == (3600.0, 4050.0)
     assert Phase2Event.objects.filter(ob=ob, kind="template").count() == 1
 
 
@@ -286,7 +286,7 @@ def test_template_values_are_checked_against_the_signature(
     with pytest.raises(InvalidInput) as refused:
         services.template_set_values(template_id=template.pk, values=values, actor=phase2.pi)
     assert list(refused.value.errors) == [field]
-    assert Template.objects.get(pk=template.pk).values["DET.DIT"] == 60.0
+    assert Template.objects.get(pk=template.pk).values["DET.DIT"] == 3600.0
     assert ObservationBlock.objects.get(pk=ob.pk).version == before
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 import math
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from observations import rules, services, verification
 from observations.models import (
@@ -40,9 +42,18 @@ def _container(phase2: Phase2, item_type: str) -> Container:
     )
 
 
+def _container_errors(ob: ObservationBlock) -> list[str]:
+    container = Container.objects.get(pk=ob.container_id)
+    lengths = verification.concatenation_lengths([container])
+    return verification.container_errors(ob, container, lengths.get(container.pk, 0.0))
+
+
+def _observability_errors(ob: ObservationBlock, run: ObservingRun) -> list[str]:
+    return verification.observability_errors_many([ob], run)[ob.pk]
+
+
 def _sun(phase2: Phase2) -> tuple[float, float]:
-    """The Sun's RA and Dec in the middle of the period, to a few degrees (the fixture's period
-    moves with today's date)."""
+    """The Sun's RA and Dec in the middle of the period, to a few degrees."""
     period = phase2.proposal.period
     middle = period.start + (period.end - period.start) / 2
     longitude = ((middle - dt.date(middle.year, 3, 20)).days * 360 / 365.25) % 360
@@ -136,15 +147,15 @@ def test_a_timelink_latest_delay_shorter_than_the_earliest_is_an_error(phase2: P
     errors = rules.verify(bad).errors
     assert [e for e in errors if "latest delay (86400 s) is shorter than the earliest" in e]
     good = _ob(phase2, link, min_delay_s=86400, max_delay_s=3 * 86400)
-    assert verification.container_errors(good) == []
+    assert _container_errors(good) == []
     open_ended = _ob(phase2, link, min_delay_s=86400, max_delay_s=None)
-    assert verification.container_errors(open_ended) == []
+    assert _container_errors(open_ended) == []
 
 
 def test_a_concatenation_longer_than_a_night_is_an_error(phase2: Phase2) -> None:
     chain = _container(phase2, ItemType.CONCATENATION)
     first = _ob(phase2, chain, execution_time_s=6 * 3600.0)
-    assert verification.container_errors(first) == []
+    assert _container_errors(first) == []
     second = _ob(phase2, chain, execution_time_s=7 * 3600.0)
     errors = rules.verify(second).errors
     assert [e for e in errors if "takes 13.0 h, more than one night (12 h)" in e]
@@ -155,20 +166,20 @@ def test_a_concatenation_longer_than_a_night_is_an_error(phase2: Phase2) -> None
 
 def test_a_target_up_all_night_is_observable(phase2: Phase2) -> None:
     ob = _ob(phase2, ra_deg=_opposition_ra(phase2), dec_deg=-30.0)
-    assert verification.observability_errors(ob, phase2.sm) == []
+    assert _observability_errors(ob, phase2.sm) == []
 
 
 def test_a_target_never_above_its_airmass_limit_is_an_error(phase2: Phase2) -> None:
     # From Paranal (-24.6 deg) a target at +70 deg never gets below airmass 2.
     ob = _ob(phase2, ra_deg=_opposition_ra(phase2), dec_deg=70.0, max_airmass=2.0)
-    [error] = verification.observability_errors(ob, phase2.sm)
+    [error] = _observability_errors(ob, phase2.sm)
     assert "never reaches airmass 2" in error and "raise the max airmass" in error
 
 
 def test_a_target_in_conjunction_with_the_sun_is_an_error(phase2: Phase2) -> None:
     ra, dec = _sun(phase2)
     ob = _ob(phase2, ra_deg=ra, dec_deg=dec, max_airmass=1.5)
-    [error] = verification.observability_errors(ob, phase2.sm)
+    [error] = _observability_errors(ob, phase2.sm)
     assert f"during period {phase2.proposal.period}" in error
 
 
@@ -177,8 +188,31 @@ def test_observability_counts_only_the_obs_absolute_windows(phase2: Phase2) -> N
     ob = _ob(phase2, ra_deg=_opposition_ra(phase2), dec_deg=-30.0)
     after = dt.datetime.combine(period.end + dt.timedelta(days=10), dt.time(), dt.UTC)
     AbsoluteWindow.objects.create(ob=ob, start=after, end=after + dt.timedelta(days=2))
-    [error] = verification.observability_errors(ob, phase2.sm)
+    [error] = _observability_errors(ob, phase2.sm)
     assert "No absolute window falls in the period" in error
     inside = dt.datetime.combine(period.start + dt.timedelta(days=3), dt.time(), dt.UTC)
     AbsoluteWindow.objects.create(ob=ob, start=inside, end=inside + dt.timedelta(days=1))
-    assert verification.observability_errors(ob, phase2.sm) == []
+    assert _observability_errors(ob, phase2.sm) == []
+
+
+# --- wired into verification, for many OBs at once ----------------------------------------
+
+
+def test_submission_refuses_a_short_or_unobservable_sm_ob(phase2: Phase2) -> None:
+    ra, dec = _sun(phase2)
+    ob = _ob(phase2, ra_deg=ra, dec_deg=dec, target_name="Sun-side", execution_time_s=1200.0)
+    errors = rules.verify(ob).errors
+    assert [e for e in errors if "at least one hour" in e]
+    assert [e for e in errors if "never reaches airmass" in e]
+
+
+def test_verifying_many_obs_costs_a_constant_number_of_queries(phase2: Phase2) -> None:
+    def queries(n: int) -> int:
+        obs = [_ob(phase2, ra_deg=_opposition_ra(phase2), dec_deg=-30.0) for _ in range(n)]
+        loaded = list(ObservationBlock.objects.filter(pk__in=[ob.pk for ob in obs]))
+        with CaptureQueriesContext(connection) as captured:
+            reports = rules.verify_many(loaded)
+        assert set(reports) == {ob.pk for ob in obs}
+        return len(captured)
+
+    assert queries(2) == queries(12)
