@@ -13,6 +13,7 @@ urlpatterns = [
     path("proposals/", include("proposals.urls")),
     path("review/", include("proposals.review.urls")),
     path("schedule/", include("scheduling.urls")),
+    path("phase2/", include("observations.urls")),
     path("schedule/export/", include("scheduling.urls_export")),
     path("api/v1/profile/", accounts_api.ProfileAPIView.as_view(), name="api-profile"),
     path("api/v1/", include(router.urls)),

@@ -112,6 +112,8 @@ def _check_scalar(definition: Definition, kind: str, value: Any) -> str | None:
     if kind == "string" or (allowed and all(isinstance(a, str) for a in allowed)):
         if not isinstance(value, str):
             return f"Give a text value (got {value!r})."
+        if "\x00" in value:  # no database stores it in JSON text
+            return "Remove the NUL character from the text."
     elif not _is_number(value):
         return f"Give a number (got {value!r})."
     elif kind == "integer" and not float(value).is_integer():
@@ -132,7 +134,10 @@ def _is_number(value: Any) -> bool:
     # bool is an int subclass; JSON true is not a number to an astronomer.
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return math.isfinite(value)
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float
+        return False
 
 
 def _range(lo: float | None, hi: float | None) -> str:

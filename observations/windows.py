@@ -51,7 +51,10 @@ def parse_utc(text: str) -> datetime:
         raise ValueError(
             f"Write the time as YYYY-MM-DDTHH:MM in UTC, e.g. 2027-05-01T23:30 (got {text!r})."
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the last representable time
+        raise ValueError(f"The time {text!r} is out of range.") from None
 
 
 def format_utc(value: datetime) -> str:

@@ -239,6 +239,75 @@ PATTERNS: dict[str, dict[str, E]] = {
     # The world has no travel request: staff confirming an unknown one get 404.
     "schedule/travel/<request_id>/confirm/": {
         POST:                        E(LOGIN, 403, 403, 403,  403,  403, 404)},
+    # An OB's visibility plots (PNG): whoever reads the OB's run (its investigators, staff);
+    # 404 for everyone else. The world's OB has no coordinates: a "no target yet" PNG.
+    "phase2/obs/<ob_id>/visibility/night.png": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "phase2/obs/<ob_id>/visibility/period.png": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    # Staff's Phase 2 review: the queue and an OB's review page (the world's OB is partial:
+    # shown without Accept); a write without the page's version is shown back refused (a
+    # container's acceptance goes back to the queue with the refusal as a message).
+    "phase2/review/": {GET:          E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "phase2/review/obs/<ob_id>/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "phase2/review/obs/<ob_id>/accept/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "phase2/review/obs/<ob_id>/send-back/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "phase2/review/obs/<ob_id>/waiver/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "phase2/review/containers/<container_id>/accept/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 302)},
+    # The astronomers' Phase 2 pages: the list of one's open runs (empty for most); the
+    # approved run's tree, its root folder and its group's OB (P, with an acquisition
+    # template) for the PI and co-investigator, read-only for staff (writes: 403), 404 for
+    # everyone else. An empty form is shown back refused (no version, no name, ...); the OB
+    # has no finding chart (chart 1: 404).
+    "phase2/": {GET:                 E(LOGIN, 200, 200, 200,  200,  200, 200)},
+    "phase2/runs/<phase2_run_id>/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "phase2/runs/<phase2_run_id>/create/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/runs/<phase2_run_id>/items/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/containers/<container_id>/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "phase2/containers/<container_id>/edit/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/containers/<container_id>/verify/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "phase2/containers/<container_id>/submit/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200),
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/copy-target/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/verify/": {
+        GET:                         E(LOGIN, 200, 200, 404,  404,  404, 200)},
+    "phase2/obs/<ob_id>/submit/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/revise/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/templates/add/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/templates/save/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/templates/delete/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/templates/move/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/windows/absolute/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/windows/sidereal/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/charts/add/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/charts/remove/": {
+        POST:                        E(LOGIN, SHOWN, SHOWN, 404, 404, 404, 403)},
+    "phase2/obs/<ob_id>/charts/<chart_index>/": {
+        GET:                         E(LOGIN, 404, 404, 404,  404,  404, 404)},
     "api/v1/token/": {
         GET:                         E(405,   405, 405, 405,  405,  405, 405),
         POST:                        E(400,   400, 400, 400,  400,  400, 400)},
@@ -386,13 +455,78 @@ ROUTER: dict[str, dict[str, E]] = {
         GET:                         E(401,   200, 200, 404,  404,  404, 200)},
     "phase2/runs/<phase2_run_id>/tree/": {
         GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    # Phase 2 writes: the PI and co-investigator write (an empty body: 400 where input is
+    # needed), staff read and review but write nothing else (403), everyone else 404. <pk>s:
+    # the root folder (it stays, so DELETE and duplicate are 400), its group's OB in P (verify
+    # and submit: it is incomplete; revise and accept: 409 from P), the OB's acquisition
+    # template; the OB has no finding chart (chart 1: 404).
     "phase2/containers/<container_id>/": {
-        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403),
+        PATCH:                       E(401,   200, 200, 404,  404,  404, 403),
+        DELETE:                      E(401,   400, 400, 404,  404,  404, 403)},
     "phase2/containers/<container_id>/items/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   400, 400, 404,  404,  404, 403),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/containers/<container_id>/duplicate/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/containers/<container_id>/move/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/containers/<container_id>/verify/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   200, 200, 404,  404,  404, 200)},
+    "phase2/containers/<container_id>/submit/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/containers/<container_id>/accept/": {
+        POST:                        E(401,   403, 403, 404,  404,  404, 409)},
+    "phase2/obs/<ob_id>/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403),
+        PATCH:                       E(401,   200, 200, 404,  404,  404, 403),
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/duplicate/": {
+        POST:                        E(401,   201, 201, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/move/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/copy-target/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/verify/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   200, 200, 404,  404,  404, 200)},
+    "phase2/obs/<ob_id>/submit/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/revise/": {
+        POST:                        E(401,   409, 409, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/accept/": {
+        POST:                        E(401,   403, 403, 404,  404,  404, 409)},
+    "phase2/obs/<ob_id>/send-back/": {
+        POST:                        E(401,   403, 403, 404,  404,  404, 400)},
+    "phase2/obs/<ob_id>/short-waiver/": {
+        POST:                        E(401,   403, 403, 404,  404,  404, 400)},
+    "phase2/obs/<ob_id>/execution-time/": {
         GET:                         E(401,   200, 200, 404,  404,  404, 200)},
-    "phase2/obs/<ob_id>/": {GET:     E(401,   200, 200, 404,  404,  404, 200)},
     "phase2/obs/<ob_id>/templates/": {
-        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/templates/<template_id>/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403),
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/templates/reorder/": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/absolute-windows/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/sidereal-windows/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/finding-charts/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "phase2/obs/<ob_id>/finding-charts/<chart_index>/": {
+        GET:                         E(401,   404, 404, 404,  404,  404, 404),
+        DELETE:                      E(401,   404, 404, 404,  404,  404, 403)},
     "phase2/instrument-packages/<instrument>/": {
         GET:                         E(401,   200, 200, 200,  200,  200, 200)},
     "phase2/instrument-packages/<instrument>/<ip_version>/signatures/": {
@@ -597,6 +731,8 @@ def world(db: None) -> World:
             "instrument": phase2_run.instrument.name,
             "ip_version": acquisition.ip_version,
             "template_name": acquisition.name,
+            "template_id": str(Template.objects.get(ob=ob).pk),
+            "chart_index": "1",
         },
     )
 
@@ -684,7 +820,7 @@ def send(client: Client, method: str, route: str, url: str) -> Any:
 
 def database_state() -> list[tuple[str, list[dict[str, Any]]]]:
     """Every row a request could touch (sessions and login times aside)."""
-    labels = {"proposals", "accounts", "observatory", "authtoken", "auth"}
+    labels = {"proposals", "accounts", "observatory", "authtoken", "auth", "observations"}
     state = []
     for model in apps.get_models(include_auto_created=True):
         if model._meta.app_label in labels:

@@ -115,7 +115,7 @@ SCHEDULE_VERSION_ID = 7851
 APPROVED_ID = 7099
 TRAVEL_RUN_ID = 7299
 PIN_ID = 7871  # staff's pin of that run
-# Phase 2 (read side): the PI's approved proposal with an approved SM run whose tree has a root
+# Phase 2: the PI's approved proposal with an approved SM run whose tree has a root
 # folder, a group and an OB with a template; a FORS2 template signature of an old instrument
 # package version (not the current one, which the fixtures' signatures make).
 PHASE2_PROPOSAL_ID = 7097
@@ -124,9 +124,14 @@ PHASE2_ROOT_ID = 7261
 PHASE2_OB_ID = 7271
 PHASE2_IP_VERSION = "0.1"
 PHASE2_TEMPLATE = "SEED_img_acq"
+PHASE2_TEMPLATE_ID = 7281  # the OB's template
+PHASE2_CHART_INDEX = 1  # the OB's finding chart
 # Review and schedule operations run as staff (the reviewer's own ones as the PI, their
-# reviewer).
-STAFF_PATHS = re.compile(r"^/api/v1/(schedule/(?!runs/)|review/(?!assignments/(?!.*/move/$)))")
+# reviewer), and so do staff's Phase 2 reviews of an OB or a container.
+STAFF_PATHS = re.compile(
+    r"^/api/v1/(schedule/(?!runs/)|review/(?!assignments/(?!.*/move/$))"
+    r"|phase2/(obs|containers)/[^/]+/(accept|send-back|short-waiver)/$)"
+)
 CURRENT_ETAG = '"1"'  # both seeded proposals are at version 1
 
 CHECKS = [
@@ -172,6 +177,8 @@ CONFIG = schemathesis.Config.from_dict(
             "path.instrument": "FORS2",
             "path.ip_version": PHASE2_IP_VERSION,
             "path.template_name": PHASE2_TEMPLATE,
+            "path.template_id": PHASE2_TEMPLATE_ID,
+            "path.chart_index": PHASE2_CHART_INDEX,
         },
         "operations": [
             {"include-path-regex": "^/api/v1/telescopes/", "parameters": {"path.id": UT1_ID}},
@@ -353,7 +360,9 @@ def seed_phase2(period: Period, pi: User) -> None:
             ],
         },
     )
-    Template.objects.create(ob=ob, signature=signature, values={"DET.DIT": 10.0})
+    Template.objects.create(
+        id=PHASE2_TEMPLATE_ID, ob=ob, signature=signature, values={"DET.DIT": 10.0}
+    )
     start = timezone.now() + dt.timedelta(days=40)
     AbsoluteWindow.objects.create(ob=ob, start=start, end=start + dt.timedelta(days=1))
     SiderealWindow.objects.create(ob=ob, start_min=60, end_min=1440)

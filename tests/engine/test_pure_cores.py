@@ -72,6 +72,7 @@ CORE_MODULES = [
     "observations.exectime",
     "observations.windows",
     "observations.status",
+    "observations.visibility",
 ]
 
 

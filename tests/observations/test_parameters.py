@@ -202,3 +202,15 @@ def test_the_pure_rules_import_no_django() -> None:
     )
     # when / then
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_text_with_a_nul_character_is_refused() -> None:
+    # PostgreSQL's JSON cannot store U+0000: storing it was a server error.
+    text = {"name": "OBJ.NAME", "type": "string", "default": None}
+    assert check_value(text, "M31\x00") is not None
+    assert check_value(text, "M31") is None
+
+
+def test_an_integer_too_large_for_a_float_is_refused_not_a_crash() -> None:
+    number = {"name": "DET.DIT", "type": "number", "default": 1.0, "min": 0, "max": 10}
+    assert check_value(number, 10**400) is not None

@@ -180,3 +180,9 @@ def test_two_windows_sharing_a_minute_overlap(start: int, length: int, shift: in
     windows = [(start, end), (other, min(other + 10, 1440))]
     # then exactly one of the two is to change
     assert len(sidereal_errors(windows)) == 1
+
+
+def test_a_time_that_overflows_when_converted_to_utc_is_a_value_error() -> None:
+    # 9999-12-31T23:00-05:00 is after datetime.max in UTC: OverflowError, a server error.
+    with pytest.raises(ValueError):
+        parse_utc("9999-12-31T23:00-05:00")

@@ -20,6 +20,7 @@ from dataflow.astro.visibility import nightly_visibility
 from dataflow.demo import distributions as dist
 from dataflow.errors import DomainError
 from dataflow.observatory.models import Instrument, Telescope
+from observations import demo as phase2_demo
 from proposals import services
 from proposals.commands import RunData, TargetData
 from proposals.models import Period, Proposal, ProposalStatus
@@ -98,6 +99,9 @@ class Command(BaseCommand):
         # solve must not roll the demo period back).
         version = accept_greedy(period, User.objects.get(username="staff"))
         self.stdout.write(f"Long-term schedule of {period}: version {version.number} accepted.")
+        # Phase 2: the approved runs' OBs, through the services (one transaction per run).
+        obs = phase2_demo.walk(period, staff=User.objects.get(username="staff"), rng=rng)
+        self.stdout.write(f"Phase 2 of {period}: {obs.summary()}.")
         self.stdout.write(
             self.style.SUCCESS(f"Demo period {period}: {n} proposals, {len(users)} PIs.")
         )

@@ -587,13 +587,3 @@ class InstrumentPackageViewSet(viewsets.GenericViewSet[TemplateSignature]):
         if signature is None:
             raise NotFound("No such template signature.")
         return Response(TemplateSignatureSerializer(signature).data)
-
-
-def register(router: Any) -> None:
-    """The Phase 2 resources, under ``phase2/`` of the API router."""
-    router.register("phase2/runs", Phase2RunViewSet, basename="phase2-run")
-    router.register("phase2/containers", Phase2ContainerViewSet, basename="phase2-container")
-    router.register("phase2/obs", Phase2OBViewSet, basename="phase2-ob")
-    router.register(
-        "phase2/instrument-packages", InstrumentPackageViewSet, basename="phase2-package"
-    )
