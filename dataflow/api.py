@@ -6,6 +6,7 @@ from observations import api as phase2_api
 from proposals.api.views import PeriodViewSet, ProposalViewSet, TelescopeViewSet
 from proposals.review import api as review_api
 from scheduling import api as schedule_api
+from scheduling import api_nightops as night_api
 
 
 class Router(DefaultRouter):
@@ -22,3 +23,4 @@ router.register("proposals", ProposalViewSet, basename="proposal")
 review_api.register(router)
 schedule_api.register(router)
 phase2_api.register(router)
+night_api.register(router)

@@ -49,6 +49,23 @@ def ensure_staff(user: AnyUser, what: str) -> None:
         raise PermissionDenied(f"Only observatory staff {what}.")
 
 
+def is_operator(user: AnyUser) -> bool:
+    """Holds the night operator's role (staff do what operators do: see :func:`may_operate`)."""
+    return Role.OPERATOR.value in user_roles(user)
+
+
+def may_operate(user: AnyUser) -> bool:
+    """Night operators and staff run the night: rank, start, complete and abort OBs, post
+    the weather and write the night log."""
+    return is_operator(user) or is_staff_member(user)
+
+
+def ensure_operator(user: AnyUser, what: str) -> None:
+    """For the night's pages: 403 unless an operator or staff, with ``what`` they are for."""
+    if not may_operate(user):
+        raise PermissionDenied(f"Only night operators and staff {what}.")
+
+
 def may_create_proposal(user: AnyUser) -> bool:
     """Only astronomers open proposals (staff, reviewers and operators act on them)."""
     return Role.ASTRONOMER.value in user_roles(user)

@@ -15,6 +15,10 @@ urlpatterns = [
     path("schedule/", include("scheduling.urls")),
     path("phase2/", include("observations.urls")),
     path("schedule/export/", include("scheduling.urls_export")),
+    path("night/", include("scheduling.urls_night")),
+    # The night log (namespace "nightlog": night/<telescope>/<YYYY-MM-DD>/log/, .csv, .pdf),
+    # beside the night console's include of scheduling.urls_night (namespace "night").
+    path("night/", include("scheduling.urls_nightlog")),
     path("api/v1/profile/", accounts_api.ProfileAPIView.as_view(), name="api-profile"),
     path("api/v1/", include(router.urls)),
     path("api/v1/token/", accounts_api.ApiTokenView.as_view(), name="api-token"),

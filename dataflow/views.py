@@ -89,12 +89,15 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Every role lands where its next task is: staff on the review overview, reviewers on
-    their assignments, astronomers (and anyone else) on their proposals."""
-    from dataflow.permissions import is_reviewer, is_staff_member
+    """Every role lands where its next task is: staff on the review overview, night operators
+    on the telescopes' consoles, reviewers on their assignments, astronomers (and anyone else)
+    on their proposals."""
+    from dataflow.permissions import is_operator, is_reviewer, is_staff_member
 
     if is_staff_member(request.user):
         return HttpResponseRedirect(reverse("review:overview"))
+    if is_operator(request.user):
+        return HttpResponseRedirect(reverse("night:home"))
     if is_reviewer(request.user):
         return HttpResponseRedirect(reverse("review:home"))
     return HttpResponseRedirect(reverse("proposals:mine"))

@@ -271,3 +271,156 @@ class Phase2Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_status}->{self.to_status} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Night operations: what was executed, under which conditions (observations.night)
+# ---------------------------------------------------------------------------------------------
+
+
+class QCGrade(models.TextChoices):
+    """ESO's quality-control grade of an execution (DOMAIN.md): A and B complete the OB, C
+    means it must be repeated, D is out of constraints but closed as completed."""
+
+    A = "A", "A: all constraints met"
+    B = "B", "B: slightly out of constraints (within 10 %)"
+    C = "C", "C: out of constraints, must be repeated"
+    D = "D", "D: out of constraints, closed as completed"
+
+
+class VisitState(models.TextChoices):
+    RUNNING = "running"
+    DONE = "done"
+    ABORTED = "aborted"
+
+
+class Conditions(models.Model):
+    """Sky and weather as measured at one moment: posted by a weather station, typed in by the
+    operator, or recorded when an OB starts. Abstract: a reading, and each visit's start."""
+
+    seeing_arcsec = models.FloatField(null=True, blank=True)
+    transparency = models.CharField(
+        max_length=12, choices=SkyTransparency.choices, blank=True, default=""
+    )
+    wind_speed_ms = models.FloatField(null=True, blank=True)
+    wind_direction_deg = models.FloatField(null=True, blank=True, help_text="From, N=0 E=90.")
+    water_vapour_mm = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class WeatherReading(Conditions):
+    """The conditions at a telescope at ``at`` (the console shows the latest)."""
+
+    telescope = models.ForeignKey(
+        "observatory.Telescope", on_delete=models.CASCADE, related_name="weather"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, default="operator", help_text="operator or station")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["telescope", "-at", "-pk"]
+        indexes = [models.Index(fields=["telescope", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.telescope} weather at {self.at:%Y-%m-%d %H:%M} ({self.source})"
+
+
+class Visit(Conditions):
+    """One start by the operator: an OB, or a concatenation's OBs back to back (all or
+    nothing). At most one visit runs on a telescope at a time; its conditions are those at
+    the start. Each OB it holds gets an :class:`Execution`."""
+
+    telescope = models.ForeignKey(
+        "observatory.Telescope", on_delete=models.PROTECT, related_name="visits"
+    )
+    night = models.DateField(help_text="The local evening date of the night.")
+    concatenation = models.ForeignKey(
+        Container, null=True, blank=True, on_delete=models.PROTECT, related_name="visits"
+    )
+    state = models.CharField(max_length=10, choices=VisitState.choices, default=VisitState.RUNNING)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["telescope"],
+                condition=Q(state="running"),
+                name="one_running_visit_per_telescope",
+            )
+        ]
+        indexes = [models.Index(fields=["telescope", "night"])]
+
+    def __str__(self) -> str:
+        return f"{self.telescope} {self.night} visit {self.pk} ({self.state})"
+
+
+class Execution(models.Model):
+    """One OB's execution within a visit: its outcome, QC grade, the seconds charged to the
+    run's ledger (integer, execution time with overheads) and any refund."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="executions")
+    ob = models.ForeignKey(ObservationBlock, on_delete=models.PROTECT, related_name="executions")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the visit.")
+    status_before = models.CharField(max_length=1, choices=OBStatus.choices)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    grade = models.CharField(max_length=1, choices=QCGrade.choices, blank=True)
+    aborted = models.BooleanField(default=False)
+    reason = models.TextField(blank=True, help_text="Why it was aborted.")
+    comment = models.TextField(blank=True)
+    charged_s = models.BigIntegerField(default=0)
+    charge = models.OneToOneField(
+        "proposals.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    refund = models.OneToOneField(
+        "proposals.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["visit", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "ob"], name="one_execution_per_ob_and_visit"),
+            models.CheckConstraint(
+                condition=Q(charged_s__gte=0), name="execution_charged_s_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["ob", "visit"])]
+
+    def __str__(self) -> str:
+        return f"OB {self.ob_id} in visit {self.visit_id}: {self.grade or self.visit.state}"
+
+
+class NightNote(models.Model):
+    """The night log's own lines: weather and technical losses, operator comments."""
+
+    class Kind(models.TextChoices):
+        WEATHER = "weather", "Time lost to weather"
+        TECHNICAL = "technical", "Time lost to a technical fault"
+        COMMENT = "comment", "Comment"
+
+    telescope = models.ForeignKey(
+        "observatory.Telescope", on_delete=models.CASCADE, related_name="night_notes"
+    )
+    night = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    lost_s = models.PositiveIntegerField(default=0)
+    text = models.TextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["telescope", "night", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.telescope} {self.night} {self.kind}"

@@ -239,6 +239,36 @@ PATTERNS: dict[str, dict[str, E]] = {
     # The world has no travel request: staff confirming an unknown one get 404.
     "schedule/travel/<request_id>/confirm/": {
         POST:                        E(LOGIN, 403, 403, 403,  403,  403, 404)},
+    # The night console (issue 12): operators and staff only. The world has no weather
+    # reading, so the console asks for the seeing (200) and its ranking fragment is a 400; an
+    # empty form to a write is shown back refused (nothing runs on UT1 to complete or abort).
+    "night/": {GET:                  E(LOGIN, 403, 403, 403,  403,  200, 200)},
+    "night/<telescope>/": {GET:      E(LOGIN, 403, 403, 403,  403,  200, 200)},
+    "night/<telescope>/ranking/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  400, 400)},
+    "night/<telescope>/weather/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  SHOWN, SHOWN)},
+    "night/<telescope>/start/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  SHOWN, SHOWN)},
+    "night/<telescope>/complete/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  SHOWN, SHOWN)},
+    "night/<telescope>/abort/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  SHOWN, SHOWN)},
+    # The night log of a telescope (issue 12): operators and staff read it and write its lines
+    # (an empty form comes back with its errors), close the night (a "night closed" line);
+    # only staff refund (an empty form comes back with its errors).
+    "night/<telescope>/<night>/log/": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  200, 200)},
+    "night/<telescope>/<night>/log.csv": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  200, 200)},
+    "night/<telescope>/<night>/log.pdf": {
+        GET:                         E(LOGIN, 403, 403, 403,  403,  200, 200)},
+    "night/<telescope>/<night>/log/notes/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  SHOWN, SHOWN)},
+    "night/<telescope>/<night>/log/refund/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, SHOWN)},
+    "night/<telescope>/<night>/log/close/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  302, 302)},
     # An OB's visibility plots (PNG): whoever reads the OB's run (its investigators, staff);
     # 404 for everyone else. The world's OB has no coordinates: a "no target yet" PNG.
     "phase2/obs/<ob_id>/visibility/night.png": {
@@ -506,6 +536,22 @@ ROUTER: dict[str, dict[str, E]] = {
         POST:                        E(401,   403, 403, 404,  404,  404, 400)},
     "phase2/obs/<ob_id>/execution-time/": {
         GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    # An OB's executions at night (issue 12): whoever reads the OB.
+    "phase2/obs/<ob_id>/executions/": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    # The night API (issue 12): operators and staff; everyone else 403 before any lookup.
+    # The world has no weather reading (a ranking without seeing: 400) and no visit (999999:
+    # 404); empty bodies: 400.
+    "night/telescopes/<telescope>/ranking/": {
+        GET:                         E(401,   403, 403, 403,  403,  400, 400)},
+    "night/telescopes/<telescope>/weather/": {
+        POST:                        E(401,   403, 403, 403,  403,  400, 400)},
+    "night/visits/": {POST:          E(401,   403, 403, 403,  403,  400, 400)},
+    "night/visits/<visit_id>/": {GET: E(401,  403, 403, 403,  403,  404, 404)},
+    "night/visits/<visit_id>/complete/": {
+        POST:                        E(401,   403, 403, 403,  403,  404, 404)},
+    "night/visits/<visit_id>/abort/": {
+        POST:                        E(401,   403, 403, 403,  403,  404, 404)},
     "phase2/obs/<ob_id>/templates/": {
         GET:                         E(401,   200, 200, 404,  404,  404, 200),
         POST:                        E(401,   400, 400, 404,  404,  404, 403)},
@@ -705,6 +751,7 @@ def world(db: None) -> World:
         submitted=submitted,
         ids={
             "request_id": "999999",
+            "visit_id": "999999",  # the night API: no visit in the world
             "pin_id": "999999",
             "link_id": "999999",
             "assignment": str(assignment.pk),
@@ -733,6 +780,7 @@ def world(db: None) -> World:
             "template_name": acquisition.name,
             "template_id": str(Template.objects.get(ob=ob).pk),
             "chart_index": "1",
+            "night": "2027-03-11",  # the night log's night (issue 12)
         },
     )
 

@@ -112,7 +112,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 # The page a locked-out log-in gets (429); the token endpoint answers JSON itself.
 AXES_LOCKOUT_CALLABLE = "dataflow.accounts.lockout.lockout_page"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "proposals:mine"
+LOGIN_REDIRECT_URL = "home"  # each role lands on its next task (dataflow.views.home)
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
@@ -125,6 +125,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+# The landing area: completed executions' raw FITS frames and the nights' calibrations are
+# written here (observations.rawdata), for the archive's ingestion to take. Production sets
+# DATAFLOW_RAW_DATA_LANDING; development uses var/landing/ of the project (git-ignored).
+RAW_DATA_LANDING = Path(os.environ.get("DATAFLOW_RAW_DATA_LANDING") or BASE_DIR / "var" / "landing")
 
 # Uploads: figures are checked by content (Pillow), and size-limited here.
 FIGURE_MAX_BYTES = int(os.environ.get("FIGURE_MAX_BYTES", str(5 * 1024 * 1024)))

@@ -17,6 +17,11 @@ CELERY_TASK_EAGER_PROPAGATES = True  # tests see task errors
 # runserver and the test client serve static files themselves; WhiteNoise is for production.
 MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]  # noqa: F405
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="dataflow-test-media-"))
+# Raw frames land in a temporary directory (a test worker started by a test shares it through
+# the environment); tests that count files point it at their own tmp_path.
+RAW_DATA_LANDING = Path(
+    os.environ.get("DATAFLOW_RAW_DATA_LANDING") or tempfile.mkdtemp(prefix="dataflow-test-landing-")
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -5,6 +5,7 @@ a module extending the read side's viewset of its resource (``containers``; ``ob
 from typing import Any
 
 from observations.api.containers import ContainerViews
+from observations.api.executions import ExecutionViews
 from observations.api.obs import OBWriteViews
 from observations.api.parts import PartViews
 from observations.api.read import (
@@ -30,10 +31,11 @@ __all__ = [
 ]
 
 
-class Phase2OBViewSet(OBWriteViews, TemplateViews, PartViews):
+class Phase2OBViewSet(OBWriteViews, TemplateViews, PartViews, ExecutionViews):
     """An Observation Block: read, saved, deleted, duplicated, moved, verified, submitted,
-    revised, reviewed; its templates, time windows and finding charts. ``ETag``: the OB's
-    version (every write bumps it, a status change and any change of its parts included)."""
+    revised, reviewed; its templates, time windows and finding charts; its executions at
+    night. ``ETag``: the OB's version (every write bumps it, a status change and any change of
+    its parts included)."""
 
 
 def register(router: Any) -> None:

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from PIL import Image
 
 from dataflow.errors import DomainError
-from observations import access, ob_parts, selectors, services
+from observations import access, night_selectors, ob_parts, selectors, services
 from observations import status as st
 from observations import windows as win
 from observations.forms import (
@@ -186,6 +186,7 @@ def _ob_page(request: HttpRequest, ob: ObservationBlock, **overrides: Any) -> Ht
         "status_form": VersionForm(initial={"version": ob.version}, prefix="status"),
         "verification": None,
         "events": ob_events(ob),
+        "executions": list(night_selectors.ob_executions(ob.pk)),
     }
     context.update(overrides)
     if not editable:

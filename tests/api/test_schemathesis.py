@@ -39,6 +39,7 @@ from dataflow.observatory.models import Instrument, Telescope
 from observations.models import (
     AbsoluteWindow,
     Container,
+    Execution,
     FindingChart,
     ItemType,
     ObservationBlock,
@@ -46,7 +47,11 @@ from observations.models import (
     Template,
     TemplateSignature,
     TemplateType,
+    Visit,
+    VisitState,
+    WeatherReading,
 )
+from observations.night import night_of
 from proposals.models import (
     CoInvestigator,
     Figure,
@@ -57,6 +62,8 @@ from proposals.models import (
 from proposals.review.models import (
     Assignment,
     Conflict,
+    LedgerEntry,
+    LedgerKind,
     Panel,
     PanelMember,
     Review,
@@ -126,11 +133,17 @@ PHASE2_IP_VERSION = "0.1"
 PHASE2_TEMPLATE = "SEED_img_acq"
 PHASE2_TEMPLATE_ID = 7281  # the OB's template
 PHASE2_CHART_INDEX = 1  # the OB's finding chart
+# The night: an approved SM run on UT1 whose group holds two accepted OBs (the ranking has
+# candidates) and a weather reading there; a visit running on UT2 (read, complete, abort it).
+NIGHT_PROPOSAL_ID = 7096
+NIGHT_RUN_ID = 7296
+NIGHT_VISIT_ID = 7981
+UT2_ID = 2  # from the paranal fixture
 # Review and schedule operations run as staff (the reviewer's own ones as the PI, their
 # reviewer), and so do staff's Phase 2 reviews of an OB or a container.
 STAFF_PATHS = re.compile(
     r"^/api/v1/(schedule/(?!runs/)|review/(?!assignments/(?!.*/move/$))"
-    r"|phase2/(obs|containers)/[^/]+/(accept|send-back|short-waiver)/$)"
+    r"|phase2/(obs|containers)/[^/]+/(accept|send-back|short-waiver)/$|night/)"
 )
 CURRENT_ETAG = '"1"'  # both seeded proposals are at version 1
 
@@ -179,6 +192,8 @@ CONFIG = schemathesis.Config.from_dict(
             "path.template_name": PHASE2_TEMPLATE,
             "path.template_id": PHASE2_TEMPLATE_ID,
             "path.chart_index": PHASE2_CHART_INDEX,
+            "path.telescope": UT1_ID,
+            "path.visit_id": NIGHT_VISIT_ID,
         },
         "operations": [
             {"include-path-regex": "^/api/v1/telescopes/", "parameters": {"path.id": UT1_ID}},
@@ -253,6 +268,7 @@ def seed_world() -> None:
     version = seed_schedule(period)
     seed_travel(period, pi, version)
     seed_phase2(period, pi)
+    seed_night(period, pi)
     seeded = Proposal.objects.filter(pk__in=[DRAFT_ID, SUBMITTED_ID])
     assert {p.version for p in seeded} == {int(CURRENT_ETAG.strip('"'))}, "CURRENT_ETAG is stale"
 
@@ -367,6 +383,88 @@ def seed_phase2(period: Period, pi: User) -> None:
     AbsoluteWindow.objects.create(ob=ob, start=start, end=start + dt.timedelta(days=1))
     SiderealWindow.objects.create(ob=ob, start_min=60, end_min=1440)
     FindingChart.objects.create(ob=ob, name="chart.jpg", content=b"\xff\xd8", size=2)
+    seed_ob_executions(ob)
+
+
+def seed_ob_executions(ob: ObservationBlock) -> None:
+    """Issue 12: the OB executed twice, graded C on one night and aborted the next (its
+    executions listed by ``phase2/obs/{id}/executions/``); so it is marked executed."""
+    ObservationBlock.objects.filter(pk=ob.pk).update(executed=True)
+    start = timezone.now() - dt.timedelta(days=2)
+    for day, grade in ((0, "C"), (1, "")):
+        at = start + dt.timedelta(days=day)
+        visit = Visit.objects.create(
+            telescope_id=UT1_ID,
+            night=at.date(),
+            state=VisitState.DONE if grade else VisitState.ABORTED,
+            started_at=at,
+            ended_at=at + dt.timedelta(hours=1),
+            seeing_arcsec=0.9,
+            transparency="Clear",
+        )
+        Execution.objects.create(
+            visit=visit,
+            ob=ob,
+            status_before="+",
+            ended_at=visit.ended_at,
+            grade=grade,
+            aborted=not grade,
+            reason="" if grade else "Wind.",
+            charged_s=3600,
+        )
+
+
+def seed_night(period: Period, pi: User) -> None:
+    """The PI's approved proposal with an SM run on UT1 (ten hours allocated) whose group has
+    two accepted OBs on NGC 253, a weather reading at UT1, and an SM run on UT2 whose accepted
+    OB runs in a visit started by staff ten minutes ago."""
+    staff = User.objects.get(username="opc")
+    proposal = ProposalFactory.create(id=NIGHT_PROPOSAL_ID, pi=pi, period=period)
+    Proposal.objects.filter(pk=NIGHT_PROPOSAL_ID).update(
+        status=ProposalStatus.APPROVED, programme_number=5, programme_id="119.C-0005"
+    )
+    now = timezone.now()
+    obs = []
+    for run_id, telescope_id, instrument, letter, count in (
+        (NIGHT_RUN_ID, UT1_ID, "FORS2", "A", 2),
+        (None, UT2_ID, "UVES", "B", 1),
+    ):
+        telescope = Telescope.objects.get(pk=telescope_id)
+        run = RunFactory.create(
+            id=run_id,
+            proposal=proposal,
+            letter=letter,
+            telescope=telescope,
+            instrument=Instrument.objects.get(telescope=telescope, name=instrument),
+        )
+        RunDecision.objects.create(run=run, approved=True, rank_class="A")
+        LedgerEntry.objects.create(run=run, kind=LedgerKind.ALLOCATION, seconds=36_000)
+        root = Container.objects.create(run=run, item_type=ItemType.FOLDER, name=str(run))
+        group = Container.objects.create(run=run, parent=root, item_type=ItemType.GROUP, name="G")
+        obs += [
+            ObservationBlock.objects.create(
+                run=run, container=group, name=f"{letter} {i}", position=i, status="+",
+                ra_deg=11.888, dec_deg=-25.288, execution_time_s=3600.0, contribution=0.5,
+                min_moon_distance_deg=0.0,
+            )
+            for i in range(count)
+        ]  # fmt: skip
+    WeatherReading.objects.create(
+        telescope_id=UT1_ID, at=now, source="station", seeing_arcsec=0.8, transparency="Clear"
+    )
+    running = obs[-1]
+    started = now - dt.timedelta(minutes=10)
+    ut2 = Telescope.objects.select_related("site").get(pk=UT2_ID)
+    visit = Visit.objects.create(
+        id=NIGHT_VISIT_ID,
+        telescope=ut2,
+        night=night_of(ut2.site.longitude_deg, started),
+        started_at=started,
+        operator=staff,
+        seeing_arcsec=0.8,
+    )
+    Execution.objects.create(visit=visit, ob=running, status_before=running.status)
+    ObservationBlock.objects.filter(pk=running.pk).update(status="S", executed=True)
 
 
 APP = get_wsgi_application()

@@ -85,7 +85,7 @@ def test_seed_demo_gives_the_approved_runs_reviewed_obs_through_the_services() -
         assert sum(ob.execution_time_s for ob in concatenation.obs.all()) <= NIGHT_S
     # and most OBs are accepted, some wait for review, a few were sent back or are drafts
     statuses = list(ObservationBlock.objects.values_list("status", flat=True))
-    assert set(statuses) <= {ACCEPTED, DEFINED, REPAIR, PARTIAL}
+    assert set(statuses) <= {ACCEPTED, DEFINED, REPAIR, PARTIAL, "C", "M", "A"}  # demo nights ran
     assert statuses.count(ACCEPTED) >= 0.5 * len(statuses)
     # and every accepted OB passes verification; no OB asks for better conditions than its
     # run's Phase 1 constraints; complete service-mode OBs last at least the hour

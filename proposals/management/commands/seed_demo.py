@@ -21,6 +21,7 @@ from dataflow.demo import distributions as dist
 from dataflow.errors import DomainError
 from dataflow.observatory.models import Instrument, Telescope
 from observations import demo as phase2_demo
+from observations import demo_night as night_demo
 from proposals import services
 from proposals.commands import RunData, TargetData
 from proposals.models import Period, Proposal, ProposalStatus
@@ -102,6 +103,10 @@ class Command(BaseCommand):
         # Phase 2: the approved runs' OBs, through the services (one transaction per run).
         obs = phase2_demo.walk(period, staff=User.objects.get(username="staff"), rng=rng)
         self.stdout.write(f"Phase 2 of {period}: {obs.summary()}.")
+        # The night: a few nights executed on the ranking's choices by the demo operator
+        # (their raw frames and calibrations written by Celery tasks, eagerly in `make run`).
+        nights = night_demo.walk(period, operator=User.objects.get(username="operator"), rng=rng)
+        self.stdout.write(f"Nights of {period}: {nights.summary()}.")
         self.stdout.write(
             self.style.SUCCESS(f"Demo period {period}: {n} proposals, {len(users)} PIs.")
         )
