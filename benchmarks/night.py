@@ -13,10 +13,13 @@ groups (some with a completed OB), ~3 % in time-links (half with the first OB ex
 nights before), ~2 % in concatenations, 5 % with absolute and 3 % with sidereal windows; a
 second telescope with 100,000 such OBs; a third with 1,000 plain OBs for the night plan.
 
-Timed (milliseconds, p50 and p95 of the repetitions, each at a new instant a minute later):
+Timed (milliseconds, p50 and p95 of the repetitions, each at a new instant a minute later
+from local midnight), in process (``rank_for``) and over HTTP (the ranking endpoint
+``GET /api/v1/night/telescopes/{id}/ranking/`` through Django's test client with an
+operator's session: middleware, authentication, DRF and JSON, no network):
 
-(a) ``rank_for`` with a warm cache: the console's request (best 50 ranked, 50 filtered with
-    ``observable_from``): one fingerprint query + the ranking;
+(a) the console's request (best 50 ranked, 50 filtered with ``observable_from``) with a
+    warm cache: one fingerprint query + the ranking;
 (b) the same request rebuilding the arrays each time (the cache emptied before each);
 (c) (a) and (b) on 100,000 OBs;
 (d) a whole-night plan over 1,000 OBs: our night simulation (``simulate_night`` on the
@@ -27,12 +30,10 @@ Timed (milliseconds, p50 and p95 of the repetitions, each at a new instant a min
     ``--astroplan-budget`` seconds (estimated from a 50-OB run), ours on the same OBs; the time
     scheduled by each.
 
-Targets: (a) p50 <= 50 ms and p95 <= 150 ms at 10,000 OBs; (c) p50 <= 200 ms at 100,000;
-(d) >= 100x faster than astroplan with at least as much time scheduled.
-
-The issue times the ranking *endpoint over HTTP*. The API is not written yet: ``requests()``
-returns the callables timed by ``measure``; the HTTP request (a ``django.test.Client`` GET of
-the ranking URL with the same conditions) is one more entry there.
+Targets (over HTTP, as the issue sets them): (a) p50 <= 50 ms and p95 <= 150 ms at 10,000
+OBs; (c) p50 <= 200 ms at 100,000; (d) >= 100x faster than astroplan with at least as much
+time scheduled. The worlds are ANALYZEd after writing them (what autovacuum does after a
+bulk load).
 """
 
 from __future__ import annotations
@@ -400,70 +401,124 @@ def local_midnight(longitude_deg: float) -> dt.datetime:
     ) - dt.timedelta(hours=longitude_deg / 15.0)
 
 
+#: The conditions of the timed requests, as the endpoint's query parameters.
+QUERY = {
+    "seeing_arcsec": "0.8",
+    "transparency": "Clear",
+    "wind_speed_ms": "5",
+    "wind_direction_deg": "0",
+}
+
+
 def requests(
     telescope_id: int, at0: dt.datetime, seen: list[Any]
 ) -> dict[str, Callable[[int], object]]:
-    """The requests timed: name -> ``call(k)`` at ``at0`` + k minutes, each answer appended
-    to ``seen``. (a) and (b) now; the HTTP request of the ranking endpoint (a
-    ``django.test.Client`` GET with the same conditions) is one more entry when the API
-    exists."""
-    from scheduling.engine.ranking.model import Conditions, RankingOptions, Transparency
-    from scheduling.night.cache import NightCache
+    """The requests timed: name -> ``call(k)`` at ``at0`` + k minutes, each answer's timings
+    (probe, build, rank ms) appended to ``seen``: ``rank_for`` in process, and the ranking
+    endpoint over HTTP (Django's test client, an operator's session: the whole request
+    through middleware, DRF and JSON, without a network), each with a warm cache and
+    rebuilding the arrays each time."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from dataflow.accounts.models import Role
+    from scheduling.night.cache import CACHE, NightCache
+    from scheduling.night.ranking import rank_for
+    from tests.factories import UserFactory
+
+    conditions, options = requests_inputs()
+    warm, cold = NightCache(), NightCache()
+    name = f"bench-operator-{telescope_id}"
+    operator = User.objects.filter(username=name).first() or UserFactory.create(
+        username=name, roles=[Role.OPERATOR]
+    )
+    client = Client()
+    client.force_login(operator)
+    url = f"/api/v1/night/telescopes/{telescope_id}/ranking/"
+
+    def in_process(cache: NightCache, k: int) -> object:
+        result = rank_for(
+            telescope_id, at0 + dt.timedelta(minutes=k), conditions, options, cache=cache
+        )
+        seen.append((result.probe_ms, result.build_ms, result.rank_ms, result.cache_hit))
+        return result
+
+    def over_http(k: int) -> object:
+        at = (at0 + dt.timedelta(minutes=k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        answer = client.get(url, {"at": at, **QUERY})
+        assert answer.status_code == 200, answer.content[:300]
+        t = answer.json()["timings"]
+        seen.append((t["probe_ms"], t["build_ms"], t["rank_ms"], t["cache_hit"]))
+        return answer
+
+    def rebuilding_over_http(k: int) -> object:
+        CACHE.forget()  # the endpoint's (the process's) cache: the arrays, not the sky track
+        return over_http(k)
+
+    def rebuilding_in_process(k: int) -> object:
+        cold.forget()
+        return in_process(cold, k)
+
+    return {
+        "warm": lambda k: in_process(warm, k),
+        "rebuild": rebuilding_in_process,
+        "http warm": over_http,
+        "http rebuild": rebuilding_over_http,
+    }
+
+
+def _medians(seen: list[tuple[float, float, float, bool]]) -> str:
+    probe, build, rank = (statistics.median(r[i] for r in seen) for i in range(3))
+    return f"median probe {probe:.1f} + build {build:.1f} + rank {rank:.1f} ms"
+
+
+def time_ranking(telescope_id: int, n_label: str, reps: int) -> dict[str, Timing]:
+    """Time each request of ``requests``; print them with their breakdown and ratios."""
+    from scheduling.night.cache import CACHE, probe
     from scheduling.night.ranking import rank_for
 
-    conditions = Conditions(seeing_arcsec=0.8, transparency=Transparency.CLEAR, wind_speed_ms=5)
-    options = RankingOptions()
-    warm, cold = NightCache(), NightCache()
-
-    def warm_request(k: int) -> object:
-        result = rank_for(
-            telescope_id, at0 + dt.timedelta(minutes=k), conditions, options, cache=warm
-        )
-        assert result.cache_hit or k < 0, "a warm request rebuilt the arrays"
-        seen.append(result)
-        return result
-
-    def rebuilding_request(k: int) -> object:
-        cold.forget()  # the arrays only: the night's sky track is not the rebuild measured
-        result = rank_for(
-            telescope_id, at0 + dt.timedelta(minutes=k), conditions, options, cache=cold
-        )
-        assert not result.cache_hit
-        seen.append(result)
-        return result
-
-    return {"warm": warm_request, "rebuild": rebuilding_request}
-
-
-def _medians(seen: list[Any]) -> str:
-    def median(name: str) -> float:
-        return statistics.median(getattr(r, name) for r in seen)
-
-    return (
-        f"median probe {median('probe_ms'):.1f} + build {median('build_ms'):.1f} + rank "
-        f"{median('rank_ms'):.1f} ms"
-    )
-
-
-def time_ranking(telescope_id: int, n_label: str, reps: int) -> tuple[Timing, Timing]:
-    from scheduling.night.cache import probe
-
     at0 = local_midnight(probe(telescope_id).site.longitude_deg)
-    warm_seen: list[Any] = []
-    cold_seen: list[Any] = []
-    warm = measure(requests(telescope_id, at0, warm_seen)["warm"], reps)
-    rebuild = measure(requests(telescope_id, at0, cold_seen)["rebuild"], max(3, reps // 5))
-    sample = warm_seen[-1]
+    timings: dict[str, Timing] = {}
+    for name in ("warm", "rebuild", "http warm", "http rebuild"):
+        seen: list[tuple[float, float, float, bool]] = []
+        call = requests(telescope_id, at0, seen)[name]
+        timings[name] = measure(call, reps if "warm" in name else max(3, reps // 5))
+        hits = {r[3] for r in seen[1:]}
+        assert hits == ({True} if "warm" in name else {False}), (name, hits)
+        label = {
+            "warm": "(a) rank_for, warm cache",
+            "rebuild": "(b) rank_for, rebuilding the arrays each time",
+            "http warm": "(a) the endpoint over HTTP, warm cache",
+            "http rebuild": "(b) the endpoint over HTTP, rebuilding the arrays each time",
+        }[name]
+        print(f"    {label}: {timings[name]}; {_medians(seen[1:])}")
+    CACHE.forget()
+    sample = rank_for(telescope_id, at0, *requests_inputs())
     print(
         f"  {n_label}: {sample.ranked_total} ranked + {sample.filtered_total} filtered OBs, "
         f"{sample.never_tonight} of them below their airmass limit all night and "
         f"{sample.needs_better_weather} needing better weather (set aside before the engine); "
         f"{len(sample.exhausted_runs)} runs out of time left out"
     )
-    print(f"    (a) warm cache: {warm}; {_medians(warm_seen[1:])}")
-    print(f"    (b) rebuilding the arrays each time: {rebuild}; {_medians(cold_seen[1:])}")
-    print(f"    ratio (b)/(a) at p50: {rebuild.p50 / warm.p50:.1f}x")
-    return warm, rebuild
+    for kind in ("", "http "):
+        ratio = timings[f"{kind}rebuild"].p50 / timings[f"{kind}warm"].p50
+        print(f"    ratio (b)/(a) at p50{' over HTTP' if kind else ''}: {ratio:.1f}x")
+    overhead = timings["http warm"].p50 - timings["warm"].p50
+    print(f"    HTTP, DRF and JSON add {overhead:.1f} ms at p50 to rank_for")
+    return timings
+
+
+def requests_inputs() -> tuple[Any, Any]:
+    """The conditions and options of the timed requests, as ``rank_for`` takes them."""
+    from scheduling.engine.ranking.model import Conditions, RankingOptions, Transparency
+
+    conditions = Conditions(
+        seeing_arcsec=float(QUERY["seeing_arcsec"]),
+        transparency=Transparency.CLEAR,
+        wind_speed_ms=float(QUERY["wind_speed_ms"]),
+        wind_direction_deg=float(QUERY["wind_direction_deg"]),
+    )
+    return conditions, RankingOptions()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -630,25 +685,32 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         main_id = build_world(common, telescope="UT1", n_obs=n_main, seed=1)
         print(f"  world: {n_main} OBs on UT1 written in {time.perf_counter() - t0:.0f} s")
-        warm, rebuild = time_ranking(main_id, f"{n_main} OBs", reps)
+        timed = time_ranking(main_id, f"{n_main} OBs", reps)
+        warm, inner = timed["http warm"], timed["warm"]
         ok50 = warm.p50 <= targets.p50_10k_ms
         ok95 = warm.p95 <= targets.p95_10k_ms
         verdicts += [ok50, ok95]
-        label = f"{n_main:,} OBs"
-        print(f"  {verdict(ok50)} (a) p50 <= {targets.p50_10k_ms:g} ms at {label}: {warm.p50:.1f}")
-        print(f"  {verdict(ok95)} (a) p95 <= {targets.p95_10k_ms:g} ms at {label}: {warm.p95:.1f}")
+        label = f"{n_main:,} OBs, over HTTP"
+        print(
+            f"  {verdict(ok50)} (a) p50 <= {targets.p50_10k_ms:g} ms at {label}: {warm.p50:.1f} "
+            f"(rank_for in process: {inner.p50:.1f})"
+        )
+        print(
+            f"  {verdict(ok95)} (a) p95 <= {targets.p95_10k_ms:g} ms at {label}: {warm.p95:.1f} "
+            f"(rank_for in process: {inner.p95:.1f})"
+        )
         if args.big:
             t0 = time.perf_counter()
             big_id = build_world(common, telescope="UT4", n_obs=n_big, seed=2)
             print(f"  world: {n_big} OBs on UT4 written in {time.perf_counter() - t0:.0f} s")
-            warm_big, _ = time_ranking(big_id, f"{n_big} OBs", max(5, reps // 3))
+            timed = time_ranking(big_id, f"{n_big} OBs", max(5, reps // 3))
+            warm_big, inner_big = timed["http warm"], timed["warm"]
             ok = warm_big.p50 <= targets.p50_100k_ms
             verdicts.append(ok)
             print(
-                f"  {verdict(ok)} (c) p50 <= {targets.p50_100k_ms:g} ms at {n_big:,} OBs: "
-                f"{warm_big.p50:.1f}"
+                f"  {verdict(ok)} (c) p50 <= {targets.p50_100k_ms:g} ms at {n_big:,} OBs, over "
+                f"HTTP: {warm_big.p50:.1f} (rank_for in process: {inner_big.p50:.1f})"
             )
-        print("  HTTP endpoint: not measured (the ranking API is not written yet)")
         if args.plan:
             plan_id = build_world(common, telescope="UT3", n_obs=1_000, seed=3, plain=True)
             print("  (d) a whole-night plan over 1,000 OBs:")
