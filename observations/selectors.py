@@ -20,6 +20,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from dataflow.permissions import AnyUser
+from observations import exectime, parameters
 from observations.access import readable_runs_q
 from observations.models import (
     AbsoluteWindow,
@@ -28,6 +29,7 @@ from observations.models import (
     ItemType,
     ObservationBlock,
     OBStatus,
+    OverheadModel,
     SiderealWindow,
     Template,
     TemplateSignature,
@@ -393,3 +395,30 @@ def template_signatures(instrument: str, ip_version: str) -> QuerySet[TemplateSi
     return TemplateSignature.objects.select_related("instrument").filter(
         instrument__name=instrument, ip_version=ip_version
     )
+
+
+def ob_breakdown(
+    ob: ObservationBlock, templates: Sequence[Template] | None = None
+) -> tuple[exectime.Breakdown, bool]:
+    """The OB's execution time line by line from its templates (loaded with their signatures
+    when not given) and its instrument package's overhead model, and whether that model
+    exists (without one: exposures only). The one computation the services store and the
+    pages and API show."""
+    if templates is None:
+        templates = list(Template.objects.filter(ob=ob).select_related("signature"))
+    overheads: exectime.OverheadsLike | None = OverheadModel.objects.filter(
+        instrument_id=ob.run.instrument_id, ip_version=ob.ip_version
+    ).first()
+    breakdown = exectime.execution_time(
+        overheads or exectime.Overheads(0.0, 0.0, 0.0, 0.0),
+        [
+            (
+                t.signature.type,
+                t.signature.exposure,
+                parameters.effective(t.signature.parameters, t.values),
+            )
+            for t in templates
+        ],
+        [t.signature.name for t in templates],
+    )
+    return breakdown, overheads is not None

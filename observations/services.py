@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from dataflow.errors import Frozen, InvalidInput, NotAllowed, StaleVersion, TransitionNotAllowed
-from observations import access, exectime, parameters, rules
+from observations import access, parameters, rules, selectors
 from observations import status as st
 from observations.commands import ContainerData, ItemKind, ItemRef, OBData
 from observations.models import (
@@ -28,7 +28,6 @@ from observations.models import (
     FindingChart,
     ItemType,
     ObservationBlock,
-    OverheadModel,
     Phase2Event,
     SiderealWindow,
     Template,
@@ -868,21 +867,7 @@ def _renumber(templates: list[Template]) -> None:
 def _templates_changed(ob: ObservationBlock, run: ObservingRun, actor: User, message: str) -> None:
     """Any change to an OB's templates is a change of the OB: a new version, its execution
     time computed again, and an event."""
-    templates = list(ob.templates.select_related("signature"))
-    overheads: exectime.OverheadsLike | None = OverheadModel.objects.filter(
-        instrument_id=run.instrument_id, ip_version=ob.ip_version
-    ).first()
-    breakdown = exectime.execution_time(
-        overheads or exectime.Overheads(0.0, 0.0, 0.0, 0.0),  # no model: exposures only
-        [
-            (
-                t.signature.type,
-                t.signature.exposure,
-                parameters.effective(t.signature.parameters, t.values),
-            )
-            for t in templates
-        ],
-    )
+    breakdown, _ = selectors.ob_breakdown(ob, list(ob.templates.select_related("signature")))
     ob.exposure_time_s, ob.execution_time_s = breakdown.exposure_s, breakdown.execution_s
     _bump(ob, "exposure_time_s", "execution_time_s")
     _event(run, actor, EventKind.TEMPLATE, ob=ob, message=message)

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dataflow.errors import InvalidInput
-from observations import exectime, parameters, services
+from observations import exectime, selectors, services
 from observations.api.common import (
     COMMAND_ERRORS,
     IF_MATCH_OB,
@@ -36,7 +36,7 @@ from observations.api.inputs import (
 )
 from observations.api.read import OB_ID, Phase2OBSerializer
 from observations.commands import ItemRef
-from observations.models import Container, ObservationBlock, OverheadModel, Template
+from observations.models import Container, ObservationBlock
 from proposals.api.views import READ_ERRORS, expected_version, with_etag
 
 OB_ANSWER = {200: Phase2OBSerializer, **WRITE_ERRORS}
@@ -44,24 +44,7 @@ OB_COMMAND = {200: Phase2OBSerializer, **COMMAND_ERRORS}
 
 
 def ob_breakdown(ob: ObservationBlock) -> exectime.Breakdown:
-    """The OB's execution time line by line, from its templates and its instrument package's
-    overheads (exposures only when the package has none), as the services compute it."""
-    templates = list(Template.objects.filter(ob=ob).select_related("signature"))
-    overheads: exectime.OverheadsLike | None = OverheadModel.objects.filter(
-        instrument_id=ob.run.instrument_id, ip_version=ob.ip_version
-    ).first()
-    return exectime.execution_time(
-        overheads or exectime.Overheads(0.0, 0.0, 0.0, 0.0),
-        [
-            (
-                t.signature.type,
-                t.signature.exposure,
-                parameters.effective(t.signature.parameters, t.values),
-            )
-            for t in templates
-        ],
-        [t.signature.name for t in templates],
-    )
+    return selectors.ob_breakdown(ob)[0]
 
 
 class OBWriteViews(OBViews):

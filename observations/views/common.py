@@ -23,7 +23,6 @@ from observations.models import (
     FindingChart,
     ItemType,
     ObservationBlock,
-    OverheadModel,
     Phase2Event,
     Template,
 )
@@ -165,23 +164,8 @@ def templates_and_timing(
     (``observations.exectime``, as the services compute it): two queries."""
     templates = list(Template.objects.filter(ob=ob).select_related("signature"))
     views = [selectors.template_view(t) for t in templates]
-    overheads: exectime.OverheadsLike | None = OverheadModel.objects.filter(
-        instrument_id=run.instrument_id, ip_version=ob.ip_version
-    ).first()
-    inputs: list[exectime.TemplateInput] = [
-        (
-            view.type,
-            t.signature.exposure if isinstance(t.signature.exposure, dict) else {},
-            {p.name: p.default if p.value is None else p.value for p in view.parameters},
-        )
-        for t, view in zip(templates, views, strict=True)
-    ]
-    breakdown = exectime.execution_time(
-        overheads or exectime.Overheads(0.0, 0.0, 0.0, 0.0),
-        inputs,
-        [view.name for view in views],
-    )
-    return views, Timing(breakdown, overheads is not None)
+    breakdown, known = selectors.ob_breakdown(ob, templates)
+    return views, Timing(breakdown, known)
 
 
 # --------------------------------------------------------------------------------------------
