@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the project needs beyond Python: Chromium (browser tests, driven by
-# Playwright through executable_path) and fonts covering Latin and CJK text (PDFs).
+# Playwright through executable_path), fonts covering Latin and CJK text (PDFs), the pgSphere
+# extension of the machine's PostgreSQL (ADQL geometry in the archive's TAP service) and STILTS
+# (its taplint validates that service in the tests).
 # Installs only what is missing; needs root (or sudo) the first time.
 set -euo pipefail
 need=()
@@ -8,6 +10,11 @@ need=()
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 fc-list 2>/dev/null | grep -qi "DejaVu Sans" || need+=(fonts-dejavu-core)
 ldconfig -p | grep -q libpango-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+if command -v pg_config >/dev/null 2>&1 || ls /usr/lib/postgresql >/dev/null 2>&1; then
+  pgv="$(ls /usr/lib/postgresql | sort -n | tail -1)"
+  [ -f "/usr/share/postgresql/$pgv/extension/pg_sphere.control" ] || need+=("postgresql-$pgv-pgsphere")
+fi
+command -v stilts >/dev/null 2>&1 || need+=(stilts)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "Installing system packages: ${need[*]}"
 SUDO=""

@@ -2,6 +2,8 @@
 
 from rest_framework.routers import DefaultRouter
 
+from archive import api_search as archive_search_api
+from archive import api_upload as archive_upload_api
 from observations import api as phase2_api
 from proposals.api.views import PeriodViewSet, ProposalViewSet, TelescopeViewSet
 from proposals.review import api as review_api
@@ -24,3 +26,5 @@ review_api.register(router)
 schedule_api.register(router)
 phase2_api.register(router)
 night_api.register(router)
+archive_search_api.register(router)
+archive_upload_api.register(router)

@@ -19,6 +19,11 @@ urlpatterns = [
     # The night log (namespace "nightlog": night/<telescope>/<YYYY-MM-DD>/log/, .csv, .pdf),
     # beside the night console's include of scheduling.urls_night (namespace "night").
     path("night/", include("scheduling.urls_nightlog")),
+    path("archive/", include("archive.urls")),
+    path("archive/staff/", include("archive.urls_staff")),
+    path("vo/", include("archive.vo.urls")),
+    # ESO's p2 contract (p2api clients): /p2/api/login and /p2/api/v1/...
+    path("p2/", include("observations.p2.urls")),
     path("api/v1/profile/", accounts_api.ProfileAPIView.as_view(), name="api-profile"),
     path("api/v1/", include(router.urls)),
     path("api/v1/token/", accounts_api.ApiTokenView.as_view(), name="api-token"),

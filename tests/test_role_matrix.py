@@ -17,6 +17,7 @@ Values: an HTTP status; ``LOGIN`` is a 302 to ``/accounts/login/``, ``ADMIN_LOGI
 the admin's login page, ``SHOWN`` a 200 that shows a refusal and writes nothing.
 """
 
+import datetime
 import io
 import re
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from archive.models import ArchiveFile, Category
 from dataflow.accounts.models import Role
 from dataflow.api import router
 from dataflow.observatory.models import Telescope
@@ -745,6 +747,7 @@ def world(db: None) -> World:
         period=period, job=job, number=1, solver="greedy", status="heuristic", objective=0.0
     )
     phase2_run, root, ob, acquisition = phase2_world(pi, coi)
+    science, calibration = archive_world(phase2_run)
     return World(
         users=users,
         draft=draft,
@@ -781,6 +784,11 @@ def world(db: None) -> World:
             "template_id": str(Template.objects.get(ob=ob).pk),
             "chart_index": "1",
             "night": "2027-03-11",  # the night log's night (issue 12)
+            # The archive (issue 13): the approved run's proprietary frame, a public calibration.
+            "file_id": str(science.pk),
+            "dp_id": science.dp_id,
+            "public_file_id": str(calibration.pk),
+            "public_dp_id": calibration.dp_id,
         },
     )
 
@@ -810,6 +818,46 @@ def phase2_world(
     )
     Template.objects.create(ob=ob, signature=acquisition, values={"DET.DIT": 5})
     return run, root, ob, acquisition
+
+
+def archive_world(run: ObservingRun) -> tuple[ArchiveFile, ArchiveFile]:
+    """A proprietary science frame of ``run`` (released in a year) and a public calibration;
+    rows only, no files in storage."""
+    common = {
+        "instrument_name": run.instrument.name,
+        "telescope_name": run.telescope.name,
+        "date_obs": datetime.datetime(2027, 3, 11, 4, 5, 6, tzinfo=datetime.UTC),
+        "t_min": 61475.17,
+        "t_max": 61475.18,
+        "sha256": "0" * 64,
+        "size_bytes": 14400,
+        "header_text": "SIMPLE  =                    T",
+    }
+    science = ArchiveFile.objects.create(
+        dp_id="FORS2.2027-03-11T04:05:06.789",
+        arcfile="FORS2.2027-03-11T04:05:06.789.fits",
+        category=Category.SCIENCE,
+        object_name="NGC 253",
+        ra_deg=11.888,
+        dec_deg=-25.288,
+        exptime_s=600,
+        prog_id=f"{run.proposal.programme_id}({run.letter})",
+        proposal=run.proposal,
+        run=run,
+        storage_path="files/FORS2.2027-03-11T04:05:06.789.fits",
+        release_date=datetime.date.today() + datetime.timedelta(days=365),
+        **common,
+    )
+    calibration = ArchiveFile.objects.create(
+        dp_id="FORS2.2027-03-11T18:00:00.000",
+        arcfile="FORS2.2027-03-11T18:00:00.000.fits",
+        category=Category.CALIB,
+        dpr_type="BIAS",
+        storage_path="files/FORS2.2027-03-11T18:00:00.000.fits",
+        release_date=datetime.date.today(),
+        **common,
+    )
+    return science, calibration
 
 
 @pytest.fixture(autouse=True)

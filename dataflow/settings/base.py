@@ -129,6 +129,13 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 # written here (observations.rawdata), for the archive's ingestion to take. Production sets
 # DATAFLOW_RAW_DATA_LANDING; development uses var/landing/ of the project (git-ignored).
 RAW_DATA_LANDING = Path(os.environ.get("DATAFLOW_RAW_DATA_LANDING") or BASE_DIR / "var" / "landing")
+# The archive's storage: ingested files under files/, refused ones under quarantine/, prepared
+# downloads and TAP results under their own folders. Production sets DATAFLOW_ARCHIVE_ROOT.
+ARCHIVE_ROOT = Path(os.environ.get("DATAFLOW_ARCHIVE_ROOT") or BASE_DIR / "var" / "archive")
+# Proprietary period in months by proposal type (ESO: typically 12); calibrations are public
+# at once. Headers and metadata are public as at ESO unless ARCHIVE_HEADERS_PUBLIC is off.
+ARCHIVE_PROPRIETARY_MONTHS = {"default": 12, "large": 12, "too": 6, "ddt": 6, "calibration": 0}
+ARCHIVE_HEADERS_PUBLIC = os.environ.get("DATAFLOW_ARCHIVE_HEADERS_PUBLIC", "1") == "1"
 
 # Uploads: figures are checked by content (Pillow), and size-limited here.
 FIGURE_MAX_BYTES = int(os.environ.get("FIGURE_MAX_BYTES", str(5 * 1024 * 1024)))

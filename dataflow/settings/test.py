@@ -22,6 +22,9 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="dataf
 RAW_DATA_LANDING = Path(
     os.environ.get("DATAFLOW_RAW_DATA_LANDING") or tempfile.mkdtemp(prefix="dataflow-test-landing-")
 )
+ARCHIVE_ROOT = Path(
+    os.environ.get("DATAFLOW_ARCHIVE_ROOT") or tempfile.mkdtemp(prefix="dataflow-test-archive-")
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -14,6 +14,7 @@ from django.core.management import BaseCommand, call_command
 from django.db import transaction
 from django.utils import timezone
 
+from archive import demo as archive_demo
 from dataflow.accounts.models import Role
 from dataflow.accounts.services import user_create
 from dataflow.astro.visibility import nightly_visibility
@@ -107,6 +108,9 @@ class Command(BaseCommand):
         # (their raw frames and calibrations written by Celery tasks, eagerly in `make run`).
         nights = night_demo.walk(period, operator=User.objects.get(username="operator"), rng=rng)
         self.stdout.write(f"Nights of {period}: {nights.summary()}.")
+        # The archive: the nights' frames ingested from the landing area.
+        archive = archive_demo.walk()
+        self.stdout.write(f"Archive: {archive.summary()}.")
         self.stdout.write(
             self.style.SUCCESS(f"Demo period {period}: {n} proposals, {len(users)} PIs.")
         )

@@ -1,0 +1,1 @@
+"""Celery tasks (to be written)."""
