@@ -1,7 +1,8 @@
 """The demo period's Phase 2 (``seed_demo``), walked through the services as its users would.
 
 For each approved service-mode run its PI builds OBs whose execution times fill 72-97 % of the
-run's allocation, each just over the one-hour service-mode minimum: an acquisition, science
+run's allocation, each just over the one-hour service-mode minimum (filler runs, rank class C,
+plan short OBs whose minimum staff waive): an acquisition, science
 and sometimes calibration template of the instrument with values in their ranges, the target
 copied from the run's Phase 1 targets, constraints equal to or looser than the Phase 1 ones.
 As in p2, an OB is built once per target and duplicated (renamed, a constraint relaxed here
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from typing import Any
 
 import numpy as np
@@ -30,16 +30,15 @@ from django.db.models import Count, QuerySet, Sum
 
 from dataflow.astro.visibility import NightlyVisibility, nightly_visibility
 from dataflow.errors import InvalidInput
-from observations import access, exectime, ob_parts, parameters, rules, services
+from observations import access, ob_parts, rules, services
 from observations.commands import ItemRef, OBData
+from observations.demo_planner import Kit, Planner
 from observations.models import (
     AbsoluteWindow,
     Container,
     ItemType,
     ObservationBlock,
-    OverheadModel,
     SkyTransparency,
-    TemplateSignature,
     TemplateType,
 )
 from observations.status import ACCEPTED, DEFINED, PARTIAL, REPAIR
@@ -54,6 +53,12 @@ SM_OB_HOURS = (1.03, 1.5)
 """Planned execution time of a service-mode OB, hours: just over the minimum, as most are."""
 MIN_SM_OB_S = 1.02 * HOUR
 """A service-mode OB is planned only in at least this much time (the minimum and a margin)."""
+FILLER_OB_HOURS = (0.4, 0.75)
+"""Filler runs (rank class C) plan short OBs, as ESO's fillers and monitoring programmes do
+to keep a night's gaps busy; staff waive their one-hour minimum before the PI submits."""
+FILLER_MIN_OB_S, FILLER_SHORTEST_S = 0.4 * HOUR, 0.25 * HOUR
+"""A filler OB is planned only in at least ``FILLER_MIN_OB_S`` and takes at least
+``FILLER_SHORTEST_S`` (every instrument's acquisition and one exposure fit in it)."""
 VM_OB_HOURS = (0.4, 1.5)
 UNREVIEWED, SENT_BACK, DRAFTS = 0.08, 0.06, 0.25
 """Shares: folders staff have not reviewed yet (their OBs stay D), OBs staff send back (-),
@@ -76,9 +81,6 @@ _SKY_LOOSER = {
     SkyTransparency.THIN: SkyTransparency.VARIABLE,
     SkyTransparency.VARIABLE: SkyTransparency.VARIABLE,
 }
-_TIME_STEPS = (10.0, 5.0, 1.0, 0.5, 0.1, 0.01, 0.001)
-
-Planned = list[tuple[TemplateSignature, dict[str, Any]]]
 
 
 @dataclasses.dataclass
@@ -122,47 +124,6 @@ class Counts:
             f"{self.obs} OBs ({statuses}; {self.hours:.0f} h) in {self.runs} runs, {kinds}, "
             f"{self.windows} OBs with time windows{refused}"
         )
-
-
-@dataclasses.dataclass(frozen=True)
-class Kit:
-    """An instrument's templates at its current package version, and its overheads."""
-
-    acquisitions: list[TemplateSignature]
-    sciences: list[TemplateSignature]
-    calibrations: list[TemplateSignature]
-    overheads: exectime.Overheads
-
-    @classmethod
-    def load(cls, instrument_id: int, ip_version: str) -> Kit:
-        signatures = list(
-            TemplateSignature.objects.filter(
-                instrument_id=instrument_id, ip_version=ip_version
-            ).order_by("name")
-        )
-        model = OverheadModel.objects.filter(
-            instrument_id=instrument_id, ip_version=ip_version
-        ).first()
-        overheads = exectime.Overheads(0.0, 0.0, 0.0, 0.0)
-        if model is not None:
-            overheads = exectime.Overheads(
-                model.preset_s, model.acquisition_s, model.template_s, model.readout_s
-            )
-        return cls(
-            acquisitions=[s for s in signatures if s.type == TemplateType.ACQUISITION],
-            sciences=[s for s in signatures if s.type == TemplateType.SCIENCE],
-            calibrations=[s for s in signatures if s.type == TemplateType.CALIBRATION],
-            overheads=overheads,
-        )
-
-    def execution_s(self, planned: Planned) -> float:
-        return exectime.execution_time(
-            self.overheads,
-            [
-                (sig.type, sig.exposure, parameters.effective(sig.parameters, values))
-                for sig, values in planned
-            ],
-        ).execution_s
 
 
 def walk(period: Period, *, staff: User, rng: np.random.Generator) -> Counts:
@@ -225,6 +186,11 @@ class _RunBuilder:
         self.containers = containers  # made so far by the walk, by type
         self._visibility: NightlyVisibility | None = None
         self._serial = 0
+        # The OBs' planned hours and least time: short for fillers (see FILLER_OB_HOURS).
+        decision = getattr(run, "decision", None)
+        self.filler = run.mode == Mode.SM and decision is not None and decision.rank_class == "C"
+        self.ob_hours = FILLER_OB_HOURS if self.filler else SM_OB_HOURS
+        self.min_ob_s = FILLER_MIN_OB_S if self.filler else MIN_SM_OB_S
 
     # ----------------------------------------------------------------------------------------
     # Runs
@@ -234,16 +200,16 @@ class _RunBuilder:
         """Build, submit and review a service-mode run's OBs; 1 if it got any."""
         allocated = allocated_seconds(self.run)
         budget = allocated * self._uniform(*FILL)
-        if budget < SM_OB_HOURS[0] * HOUR:  # a small allocation: one OB of what there is
+        if budget < self.ob_hours[0] * HOUR:  # a small allocation: one OB of what there is
             budget = allocated
-        if budget < MIN_SM_OB_S:
+        if budget < self.min_ob_s:
             return 0
         drafts = 0.0
-        if budget >= 4 * SM_OB_HOURS[1] * HOUR and self.rng.random() < DRAFTS:
-            drafts = self._uniform(1.0, 2.5) * SM_OB_HOURS[1] * HOUR
+        if budget >= 4 * self.ob_hours[1] * HOUR and self.rng.random() < DRAFTS:
+            drafts = self._uniform(1.0, 2.5) * self.ob_hours[1] * HOUR
         self.remaining = budget - drafts
         # The containers are planned on the longest OBs, so all of their OBs fit the budget.
-        room = int(self.remaining // (SM_OB_HOURS[1] * HOUR))
+        room = int(self.remaining // (self.ob_hours[1] * HOUR))
         if room >= 2 and self._wants(ItemType.CONCATENATION, 0.3):
             self._concatenation(self.targets[0])
             room -= 2
@@ -254,6 +220,8 @@ class _RunBuilder:
         if room >= 2 and self._wants(ItemType.TIMELINK, 0.3):
             self._timelink(self.targets[-1], int(self.rng.integers(2, min(room, 4) + 1)))
         self._fill(self._folders())
+        if self.filler:
+            self._waive_short()
         self._submit()
         self._review()
         if drafts:
@@ -332,7 +300,7 @@ class _RunBuilder:
         others duplicated from it; a few single OBs with time windows."""
         protos: dict[int, _Proto] = {}
         i = 0
-        while self.remaining >= MIN_SM_OB_S:
+        while self.remaining >= self.min_ob_s:
             target = self.targets[i % len(self.targets)]
             i += 1
             proto = protos.get(target.pk)
@@ -349,7 +317,7 @@ class _RunBuilder:
         """OBs the PI is still preparing (P): complete but not submitted, or only started."""
         self.remaining = budget
         folder = self._container(ItemType.FOLDER, "In preparation")
-        while self.remaining >= MIN_SM_OB_S:
+        while self.remaining >= self.min_ob_s:
             target = self.targets[int(self.rng.integers(len(self.targets)))]
             self._new(folder, target, self._ob_seconds(), complete=self.rng.random() < 0.5)
 
@@ -358,14 +326,14 @@ class _RunBuilder:
     # ----------------------------------------------------------------------------------------
 
     def _ob_seconds(self) -> float:
-        return min(self._uniform(*SM_OB_HOURS) * HOUR, self.remaining)
+        return min(self._uniform(*self.ob_hours) * HOUR, self.remaining)
 
     def _new(
         self,
         container: Container,
         target: Target,
         target_s: float,
-        minimum_s: float = SHORT_OB_S,
+        minimum_s: float | None = None,
         *,
         complete: bool = True,
         windows: bool = False,
@@ -373,6 +341,8 @@ class _RunBuilder:
     ) -> _Proto:
         """Build an OB in full of at most ``target_s`` (and at least ``minimum_s``) execution
         time. ``complete`` False: the science is not added yet (the OB stays P)."""
+        if minimum_s is None:  # the service-mode minimum, or a filler's least time
+            minimum_s = FILLER_SHORTEST_S if self.filler else SHORT_OB_S
         planned, seconds = Planner(self.kit, self.rng).plan(target_s, minimum_s)
         science = next(s for s, _ in planned if s.type == TemplateType.SCIENCE)
         proto = _Proto(0, seconds, science.name.split("_", 1)[-1], target)
@@ -464,6 +434,15 @@ class _RunBuilder:
     # Submission and review
     # ----------------------------------------------------------------------------------------
 
+    def _waive_short(self) -> None:
+        """Staff waive the one-hour minimum of a filler run's short OBs (one by one: a
+        waiver is a decision on one OB, not copied with it)."""
+        short = ObservationBlock.objects.filter(
+            run=self.run, status=PARTIAL, execution_time_s__lt=SHORT_OB_S
+        ).order_by("pk")
+        for ob_id in short.values_list("pk", flat=True):
+            services.ob_set_short_waiver(ob_id=ob_id, waived=True, actor=self.staff)
+
     def _submit(self) -> None:
         """The PI submits the whole tree; should verification refuse it, OB by OB (the
         refused ones stay P and are counted)."""
@@ -507,139 +486,3 @@ class _RunBuilder:
     def _tenths(self) -> float:
         """0.1, 0.2 or 0.3: how much a relaxed constraint is relaxed."""
         return 0.1 * float(self.rng.integers(1, 4))
-
-
-class Planner:
-    """Templates and values for an OB of a given execution time (pure: no database)."""
-
-    def __init__(self, kit: Kit, rng: np.random.Generator) -> None:
-        self.kit, self.rng = kit, rng
-
-    def plan(self, target_s: float, minimum_s: float) -> tuple[Planned, float]:
-        """Templates and values for an OB of at most ``target_s`` execution time and at least
-        ``minimum_s``: an acquisition, one science template (two from the fourth attempt, each
-        filling an equal share), sometimes a calibration; other science templates are tried
-        when the ranges do not allow the time."""
-        rng, kit = self.rng, self.kit
-        best: tuple[Planned, float] | None = None
-        for attempt in range(6):
-            science = kit.sciences[int(rng.integers(len(kit.sciences)))]
-            chosen: dict[str, Any] = {}
-            head: Planned = []
-            tail: Planned = []
-            if kit.acquisitions:
-                acquisition = _closest(kit.acquisitions, science.name)
-                head.append((acquisition, self._dress(acquisition, chosen)))
-            if kit.calibrations and rng.random() < 0.3:
-                calibration = _closest(kit.calibrations, science.name)
-                tail.append((calibration, self._dress(calibration, chosen)))
-            n_science = 2 if attempt >= 3 else 1
-            fitted: Planned = []
-            for j in range(n_science):
-                context = head + fitted + tail
-                now = kit.execution_s(context) if context else 0.0
-                context.append((science, self._dress(science, chosen)))
-                self._fit(context, len(context) - 1, now + (target_s - now) / (n_science - j))
-                fitted.append(context[-1])
-            planned = head + fitted + tail
-            seconds = kit.execution_s(planned)
-            if minimum_s <= seconds <= target_s:
-                return planned, seconds
-            if seconds <= target_s and (best is None or seconds > best[1]):
-                best = (planned, seconds)
-        if best is None or best[1] < minimum_s:
-            raise RuntimeError(f"No OB of these templates takes {minimum_s:.0f}-{target_s:.0f} s.")
-        return best
-
-    def _dress(self, signature: TemplateSignature, chosen: dict[str, Any]) -> dict[str, Any]:
-        """Default values with some setup choices drawn (filters, gratings, angles), the same
-        value for a parameter that several templates of the OB share."""
-        exposure = signature.exposure or {}
-        fixed = {exposure.get("time"), *exposure.get("coadds", []), *exposure.get("count", [])}
-        values = parameters.defaults(signature.parameters)
-        for d in signature.parameters:
-            name = d["name"]
-            if name in fixed or d["type"] == "list" or name.startswith("TEL.AG"):
-                continue
-            if name in chosen:
-                if parameters.check_value(d, chosen[name]) is None:
-                    values[name] = chosen[name]
-                continue
-            allowed = d.get("allowed")
-            if allowed and self.rng.random() < 0.5:
-                chosen[name] = values[name] = allowed[int(self.rng.integers(len(allowed)))]
-            elif (
-                name.endswith(("OFFANGLE", "POSANG"))
-                and d["type"] == "number"
-                and self.rng.random() < 0.4
-            ):
-                angle = 5.0 * float(self.rng.integers(-18, 19))
-                angle = _clip(angle, float(d.get("min", -90.0)), float(d.get("max", 90.0)))
-                chosen[name] = values[name] = angle
-        return values
-
-    def _fit(self, planned: Planned, index: int, goal_s: float) -> None:
-        """Set the exposure time and count of template ``index`` so that the OB takes about
-        ``goal_s`` (at most, where the ranges allow): the count first, from an exposure time
-        near the default, then the exposure time to fill the rest."""
-        signature, values = planned[index]
-        exposure = signature.exposure or {}
-        definitions = {d["name"]: d for d in signature.parameters}
-        time_name = exposure.get("time")
-        if not time_name:
-            return
-        tdef = definitions[time_name]
-        t_low, t_high = float(tdef.get("min", 0.0)), float(tdef.get("max", 1e6))
-        default = float(tdef.get("default") or t_low)
-        preferred = default * float(self.rng.choice([0.5, 1.0, 1.0, 2.0]))
-        values[time_name] = _clip(preferred, t_low, t_high)
-        knob = next(
-            (
-                n
-                for n in exposure.get("count", [])
-                if definitions[n]["type"] == "integer" and not definitions[n].get("allowed")
-            ),
-            None,
-        )
-
-        def seconds(**changes: Any) -> float:
-            trial = list(planned)
-            trial[index] = (signature, {**values, **changes})
-            return self.kit.execution_s(trial)
-
-        if knob is not None:
-            kdef = definitions[knob]
-            c_low, c_high = int(kdef.get("min", 1)), int(kdef.get("max", 100))
-            base = seconds(**{knob: 0})
-            unit = seconds(**{knob: 1}) - base
-            count = math.floor((goal_s - base) / unit) if unit > 0 else c_low
-            values[knob] = int(_clip(count, c_low, c_high))
-        base = seconds(**{time_name: 0.0})
-        slope = seconds(**{time_name: 1.0}) - base
-        if slope <= 0:
-            return
-        step = next((s for s in _TIME_STEPS if s * slope <= 120.0 and s <= t_high / 10), 0.001)
-        wanted = math.floor((goal_s - base) / slope / step) * step
-        values[time_name] = round(_clip(wanted, t_low, t_high), 3)
-        if knob is not None:
-            while seconds() > goal_s and values[knob] > int(definitions[knob].get("min", 1)):
-                values[knob] -= 1
-
-
-def _closest(signatures: list[TemplateSignature], name: str) -> TemplateSignature:
-    """The signature sharing the longest name prefix with ``name`` (FORS2_lss_acq for
-    FORS2_lss_obs), the first on ties."""
-
-    def shared(other: str) -> int:
-        n = 0
-        for a, b in zip(other, name, strict=False):
-            if a != b:
-                break
-            n += 1
-        return n
-
-    return max(signatures, key=lambda s: shared(s.name))
-
-
-def _clip(value: float, low: float, high: float) -> float:
-    return min(max(value, low), high)

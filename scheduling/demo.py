@@ -16,10 +16,11 @@ from scheduling.models import CalendarNight, InstrumentMount, NightKind, Schedul
 
 CLOSED_NIGHTS = 10
 """Length of the demo's maintenance shutdown, nights."""
-HELD_CYCLE, OPEN_NIGHTS = 20, 6
+HELD_CYCLE, OPEN_NIGHTS = 20, 14
 """Of every ``HELD_CYCLE`` nights a telescope offers the call ``OPEN_NIGHTS`` in a row (the
 longest VM run is 5 nights) and holds the rest for guaranteed time and large programmes: with
-the technical nights about 70 % of the period, so the call's pressure is the 2-3 of a real one.
+the technical nights about a third of the period. The call's pressure stays above 2 (service
+mode asks ~6,000 h) and Phase 2 and the nights get a few thousand OBs.
 The cycle starts four nights later on each telescope, as such blocks do not coincide."""
 
 
