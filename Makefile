@@ -45,6 +45,9 @@ benchmarks: $(VENV)/.installed
 	$(PY) -m benchmarks.ranking
 	$(PY) -m benchmarks.long_term_scheduling
 	$(PY) -m benchmarks.review_assignment
+	$(PY) -m benchmarks.phase2
+	$(PY) -m benchmarks.night
+	$(PY) -m benchmarks.archive
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var staticfiles

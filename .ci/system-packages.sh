@@ -15,10 +15,22 @@ if command -v pg_config >/dev/null 2>&1 || ls /usr/lib/postgresql >/dev/null 2>&
   [ -f "/usr/share/postgresql/$pgv/extension/pg_sphere.control" ] || need+=("postgresql-$pgv-pgsphere")
 fi
 command -v stilts >/dev/null 2>&1 || need+=(stilts)
-[ ${#need[@]} -eq 0 ] && exit 0
-echo "Installing system packages: ${need[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+if [ ${#need[@]} -gt 0 ]; then
+  echo "Installing system packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+# pgSphere 1.1.1 (Debian 12) gives its two DaCHS-compatibility "@" operators on smoc a
+# commutator and negator that other operators already claim, which PostgreSQL 15.20 refuses
+# ("commutator operator @> is already the commutator of operator <@"): CREATE EXTENSION fails.
+# Those two clauses are dropped (the operators stay; nothing of ours uses them).
+for script in /usr/share/postgresql/*/extension/pg_sphere--1.2.0.sql; do
+  [ -f "$script" ] || continue
+  marker="backwards-compatible operators for GAVO DaCHS"
+  if sed -n "/$marker/,\$ {/^CREATE OPERATOR @ (/,/^);/p}" "$script" | grep -q "COMMUTATOR"; then
+    $SUDO sed -i "/$marker/,\$ {/^CREATE OPERATOR @ (/,/^);/ {/COMMUTATOR\|NEGATOR/d}}" "$script"
+  fi
+done

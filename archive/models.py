@@ -178,6 +178,9 @@ class ArchiveEventKind(models.TextChoices):
     DOWNLOAD_REQUESTED = "download_requested", "Download requested"
     DOWNLOAD_READY = "download_ready", "Download ready"
     DOWNLOAD_FAILED = "download_failed", "Download failed"
+    BASKET_ADDED = "basket_added", "Added to a basket"
+    BASKET_REMOVED = "basket_removed", "Removed from a basket"
+    TAP_JOB = "tap_job", "TAP job phase"
 
 
 class ArchiveEvent(models.Model):

@@ -247,6 +247,19 @@ class FindingChart(models.Model):
         return self.name
 
 
+class EphemerisFile(models.Model):
+    """A moving target's ephemeris (ESO's PAF-like text), at most one per OB (p2's
+    ``/obsBlocks/{id}/ephemeris``)."""
+
+    ob = models.OneToOneField(ObservationBlock, on_delete=models.CASCADE, related_name="ephemeris")
+    file_name = models.CharField(max_length=200)
+    content = models.TextField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.file_name
+
+
 class Phase2Event(models.Model):
     """One row per write: status changes (with the message of a send-back) and edits."""
 

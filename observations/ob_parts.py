@@ -1,4 +1,4 @@
-"""Writes of an OB's parts beside its templates: time windows and finding charts.
+"""Writes of an OB's parts beside its templates: time windows, finding charts, ephemeris.
 
 The same write path as ``observations.services`` (see its docstring): one transaction, the
 run's and the OB's locks, the access check, ``expected_version`` (stale → ``StaleVersion``),
@@ -13,13 +13,20 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 from PIL import Image
 
 from dataflow.errors import Frozen, InvalidInput
 from observations import access
 from observations import status as st
 from observations import windows as win  # `windows` is the services' argument
-from observations.models import AbsoluteWindow, FindingChart, ObservationBlock, SiderealWindow
+from observations.models import (
+    AbsoluteWindow,
+    EphemerisFile,
+    FindingChart,
+    ObservationBlock,
+    SiderealWindow,
+)
 
 # Private helpers of the one write path; services.py is to become a package that exports them.
 from observations.services import (
@@ -34,6 +41,8 @@ from observations.services import (
 MAX_CHART_BYTES = 1024 * 1024  # ESO's limit per finding chart
 MAX_CHARTS = 5  # per OB
 CHART_NAME_LENGTH = 200  # FindingChart.name's max_length
+MAX_EPHEMERIS_BYTES = 1024 * 1024  # per OB; ESO's ephemerides are a few hundred KB at most
+EPHEMERIS_NAME_LENGTH = 200  # EphemerisFile.file_name's max_length
 
 UtcTime = datetime | str
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ ()+-]+")
@@ -232,3 +241,91 @@ def chart_name(name: str) -> str:
     if not dot or ext.lower() not in {"jpg", "jpeg"}:
         stem, ext = base, "jpg"
     return f"{stem[: CHART_NAME_LENGTH - len(ext) - 1]}.{ext}"
+
+
+# --------------------------------------------------------------------------------------------
+# Ephemeris file
+# --------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def ephemeris_save(
+    *,
+    ob_id: int,
+    file_name: str,
+    content: bytes | str,
+    actor: User,
+    expected_version: int | None = None,
+) -> EphemerisFile:
+    """Set (or replace) the OB's ephemeris file: non-empty UTF-8 text without NUL, at most
+    1 MiB. The same text again changes nothing (no new version, no event)."""
+    ob, run = _lock_ob(ob_id)
+    access.ensure_may_write(actor, run)
+    _ensure_editable(ob, run)
+    _check_version(ob, expected_version)
+    clean = ephemeris_name(file_name)
+    text = ephemeris_text(clean, content)
+    current = EphemerisFile.objects.filter(ob=ob).first()
+    if current is not None and current.content == text and current.file_name == clean:
+        return current
+    if current is None:
+        current = EphemerisFile.objects.create(ob=ob, file_name=clean, content=text)
+    else:
+        current.file_name, current.content = clean, text
+        current.uploaded_at = timezone.now()
+        current.save(update_fields=["file_name", "content", "uploaded_at"])
+    _bump(ob)
+    _event(run, actor, EventKind.EDIT, ob=ob, message=f"ephemeris file saved: {clean}")
+    return current
+
+
+@transaction.atomic
+def ephemeris_delete(
+    *, ob_id: int, actor: User, expected_version: int | None = None
+) -> ObservationBlock:
+    """Remove the OB's ephemeris file; removing none changes nothing (p2 answers the same)."""
+    ob, run = _lock_ob(ob_id)
+    access.ensure_may_write(actor, run)
+    _ensure_editable(ob, run)
+    _check_version(ob, expected_version)
+    current = EphemerisFile.objects.filter(ob=ob).first()
+    if current is None:
+        return ob
+    current.delete()
+    _bump(ob)
+    _event(
+        run, actor, EventKind.EDIT, ob=ob, message=f"ephemeris file removed: {current.file_name}"
+    )
+    return ob
+
+
+def ephemeris_text(name: str, content: bytes | str) -> str:
+    """The upload as text, or ``InvalidInput`` on the ``content`` field."""
+    size = len(content.encode() if isinstance(content, str) else content)
+    problem = ""
+    text = ""
+    if size == 0:
+        problem = f"{name} is empty: upload the ephemeris text."
+    elif size > MAX_EPHEMERIS_BYTES:
+        problem = (
+            f"{name} has {size:,} bytes; an ephemeris file may have at most "
+            f"{MAX_EPHEMERIS_BYTES:,} (1 MiB)."
+        )
+    else:
+        try:
+            text = content if isinstance(content, str) else content.decode("utf-8")
+        except UnicodeDecodeError:
+            problem = f"{name} is not UTF-8 (or ASCII) text: upload the ephemeris as text."
+        else:
+            if "\x00" in text:
+                problem = f"{name} contains NUL bytes: it is not a text file."
+    if problem:
+        raise InvalidInput("Invalid ephemeris file.", {"content": [problem]})
+    return text
+
+
+def ephemeris_name(name: str) -> str:
+    """A safe file name: no directories, no control or shell characters, at most 200."""
+    base = re.split(r"[/\\]", str(name))[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" ._") or "ephemeris.txt"
+    return base[:EPHEMERIS_NAME_LENGTH]

@@ -25,6 +25,7 @@ from observations.models import (
     SCHEDULING_CONTAINERS,
     AbsoluteWindow,
     Container,
+    EphemerisFile,
     FindingChart,
     ItemType,
     ObservationBlock,
@@ -447,7 +448,7 @@ def items_reorder(
 
 def _copy_ob(ob: ObservationBlock, container: Container, position: int) -> ObservationBlock:
     """A new OB (new id, status P, never executed) with ``ob``'s content: templates,
-    windows and finding charts."""
+    windows, finding charts and ephemeris file."""
     copy = ObservationBlock.objects.get(pk=ob.pk)
     copy.pk = None
     copy._state.adding = True
@@ -469,6 +470,8 @@ def _copy_ob(ob: ObservationBlock, container: Container, position: int) -> Obser
     FindingChart.objects.bulk_create(
         FindingChart(ob=copy, name=c.name, content=c.content, size=c.size) for c in ob.charts.all()
     )
+    for eph in EphemerisFile.objects.filter(ob=ob):  # at most one
+        EphemerisFile.objects.create(ob=copy, file_name=eph.file_name, content=eph.content)
     return copy
 
 
@@ -827,6 +830,16 @@ def container_accept(
 ) -> list[ObservationBlock]:
     """Staff accept every submitted (D) OB under a container."""
     obs, _ = _container_transition(container_id, st.Action.ACCEPT, actor, expected_version)
+    return obs
+
+
+@transaction.atomic
+def container_revise(
+    *, container_id: int, actor: User, expected_version: int | None = None
+) -> list[ObservationBlock]:
+    """Take every submitted (D) OB under a container back for editing (D to P): p2's
+    reviseContainer."""
+    obs, _ = _container_transition(container_id, st.Action.REVISE, actor, expected_version)
     return obs
 
 

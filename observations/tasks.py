@@ -6,10 +6,15 @@ the frames already written and writes nothing. Queued on commit by ``observation
 (``visit_complete``: each graded execution's frames; ``night_close``: the night's
 calibrations). A full or unreachable disk (``OSError``) is retried; a refusal
 (``RawDataRefused``: not completed, or another file under one of the names) is not.
+
+Once frames have landed, the archive's scan of the landing area is queued
+(``archive.tasks_ingest.scan_landing``), which ingests them: the night's data reach the
+archive without anyone starting it.
 """
 
 import datetime as dt
 
+from archive.tasks_ingest import scan_landing
 from dataflow.celery import app
 from observations import rawdata
 
@@ -18,7 +23,9 @@ from observations import rawdata
 def write_frames(self, execution_id: int) -> int:  # type: ignore[no-untyped-def]
     """Write a graded execution's raw frames; how many it has."""
     self.update_state(state="PROGRESS", meta={"step": "frames", "execution_id": execution_id})
-    return len(rawdata.write_execution_frames(execution_id=execution_id))
+    written = len(rawdata.write_execution_frames(execution_id=execution_id))
+    scan_landing.delay()
+    return written
 
 
 @app.task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
@@ -28,4 +35,5 @@ def write_calibrations(self, telescope_id: int, night: str) -> int:  # type: ign
     paths = rawdata.write_night_calibrations(
         telescope_id=telescope_id, night=dt.date.fromisoformat(night)
     )
+    scan_landing.delay()
     return len(paths)

@@ -22,10 +22,12 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
@@ -37,7 +39,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from archive.models import ArchiveFile, Category
+from archive.models import ArchiveFile, Category, DataDelegate, DownloadRequest
 from dataflow.accounts.models import Role
 from dataflow.api import router
 from dataflow.observatory.models import Telescope
@@ -348,8 +350,161 @@ PATTERNS: dict[str, dict[str, E]] = {
         PATCH:                       E(401,   200, 200, 200,  200,  200, 200)},
     "api/schema/": {GET:             E(200,   200, 200, 200,  200,  200, 200)},
     "api/docs/": {GET:               E(200,   200, 200, 200,  200,  200, 200)},
+    # The archive (issue 13): search and metadata for everyone (headers are public); the
+    # proprietary frame's bytes for its PI, co-investigator and staff (anonymous: the login
+    # page). Basket and request writes with an empty form go back with a message (302); the
+    # world's ready request is the PI's (404 for anyone else); delegates: the PI of the
+    # submitted proposal names them (an empty form shown back), its co-investigator and staff
+    # are refused, everyone else 404; the world's delegate is on the approved proposal.
+    "archive/": {GET:                E(200,   200, 200, 200,  200,  200, 200)},
+    "archive/files/<file_id>/": {GET: E(200,  200, 200, 200,  200,  200, 200)},
+    "archive/files/<file_id>/download/": {
+        GET:                         E(LOGIN, 200, 200, 403,  403,  403, 200)},
+    "archive/basket/": {GET:         E(LOGIN, 200, 200, 200,  200,  200, 200)},
+    "archive/basket/add/": {POST:    E(LOGIN, 302, 302, 302,  302,  302, 302)},
+    "archive/basket/remove/": {POST: E(LOGIN, 302, 302, 302,  302,  302, 302)},
+    "archive/requests/": {
+        GET:                         E(LOGIN, 200, 200, 200,  200,  200, 200),
+        POST:                        E(LOGIN, 302, 302, 302,  302,  302, 302)},
+    "archive/requests/<download_id>/": {
+        GET:                         E(LOGIN, 200, 404, 404,  404,  404, 404)},
+    "archive/requests/<download_id>/download.zip": {
+        GET:                         E(LOGIN, 200, 404, 404,  404,  404, 404)},
+    "archive/requests/<download_id>/download.sh": {
+        GET:                         E(LOGIN, 200, 404, 404,  404,  404, 404)},
+    "archive/delegates/": {GET:      E(LOGIN, 200, 200, 200,  200,  200, 200)},
+    "archive/delegates/programmes/<proposal_id>/add/": {
+        POST:                        E(LOGIN, SHOWN, 403, 404, 404,  404, 403)},
+    "archive/delegates/<delegate_id>/remove/": {
+        POST:                        E(LOGIN, 302, 403, 404,  404,  404, 403)},
+    # The archive's staff pages (issue 13): the data transfer monitor and the quarantine,
+    # staff only; the world has no quarantined file (999999: 404 for staff).
+    "archive/staff/monitor/": {GET:  E(LOGIN, 403, 403, 403,  403,  403, 200)},
+    "archive/staff/quarantine/": {GET: E(LOGIN, 403, 403, 403, 403,  403, 200)},
+    "archive/staff/quarantine/<quarantined_id>/resolve/": {
+        POST:                        E(LOGIN, 403, 403, 403,  403,  403, 404)},
     # Whatever no API view matches (a typo, a non-numeric id) is a JSON 404 for everyone.
     "api/<unknown>": {GET:           E(404,   404, 404, 404,  404,  404, 404)},
+    # The p2-compatible API (issue 14), Bearer token, JSON bodies ({} for writes): the same
+    # rules as phase2/ above (world: the root folder, its group's OB in P with a template, no
+    # finding chart); staff read and get 403 on writes before the input is read.
+    "p2/api/login": {POST:           E(400,   400, 400, 400,  400,  400, 400)},
+    "p2/api/v1/authenticatedUser": {GET: E(401, 200, 200, 200, 200,  200, 200)},
+    "p2/api/v1/obsRuns": {GET:       E(401,   200, 200, 200,  200,  200, 200)},
+    "p2/api/v1/obsRuns/<phase2_run_id>": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    "p2/api/v1/containers/<container_id>": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   200, 200, 404,  404,  404, 403),
+        DELETE:                      E(401,   400, 400, 404,  404,  404, 403)},
+    "p2/api/v1/containers/<container_id>/items": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   400, 400, 404,  404,  404, 403),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
+    "p2/api/v1/containers/<container_id>/items/append": {
+        POST:                        E(401,   400, 400, 404,  404,  404, 403)},
+    "p2/api/v1/containers/<container_id>/items/executionTimes": {
+        POST:                        E(401,   200, 200, 404,  404,  404, 200)},
+    "p2/api/v1/containers/<container_id>/verify": {
+        POST:                        E(401,   200, 200, 404,  404,  404, 200)},
+    "p2/api/v1/containers/<container_id>/revise": {
+        POST:                        E(401,   409, 409, 404,  404,  404, 403)},
+    "p2/api/v1/containers/<container_id>/schedule": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   200, 200, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   200, 200, 404,  404,  404, 403),
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>/verify": {
+        POST:                        E(401,   200, 200, 404,  404,  404, 200)},
+    "p2/api/v1/obsBlocks/<ob_id>/revise": {
+        POST:                        E(401,   409, 409, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>/duplicate": {
+        POST:                        E(401,   201, 201, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>/executionTime": {
+        POST:                        E(401,   200, 200, 404,  404,  404, 200)},
+    "p2/api/v1/obsBlocks/<ob_id>/schedule": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   200, 200, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>/executions": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200)},
+    "p2/api/v1/obsBlocks/<ob_id>/templates": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   400, 400, 404,  404,  404, 403),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>/templates/<template_id>": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403),
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>/timeConstraints/absolute": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>/timeConstraints/sidereal": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   400, 400, 404,  404,  404, 403)},
+    # A JSON body is not a JPEG: 415.
+    "p2/api/v1/obsBlocks/<ob_id>/findingCharts": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        POST:                        E(401,   415, 415, 404,  404,  404, 403)},
+    "p2/api/v1/obsBlocks/<ob_id>/findingCharts/<chart_index>": {
+        GET:                         E(401,   404, 404, 404,  404,  404, 404),
+        DELETE:                      E(401,   404, 404, 404,  404,  404, 403)},
+    # A JSON body is not text/plain: 415; deleting the OB's (absent) ephemeris: 204.
+    "p2/api/v1/obsBlocks/<ob_id>/ephemeris": {
+        GET:                         E(401,   200, 200, 404,  404,  404, 200),
+        PUT:                         E(401,   415, 415, 404,  404,  404, 403),
+        DELETE:                      E(401,   204, 204, 404,  404,  404, 403)},
+    "p2/api/v1/instrumentPackages/<instrument>/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200)},
+    "p2/api/v1/instrumentPackages/<instrument>/<ip_version>/templateSignatures": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200)},
+    "p2/api/v1/instrumentPackages/<instrument>/<ip_version>/templateSignatures/<template_name>": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200)},
+    "p2/api/v1/instrumentPackages/<instrument>/<ip_version>/instrumentConstraints": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200)},
+    # What p2 has and we do not (a run's readme in the world's ids): 501.
+    "p2/api/v1/<unsupported>": {
+        GET:                         E(401,   501, 501, 501,  501,  501, 501),
+        POST:                        E(401,   501, 501, 501,  501,  501, 501),
+        PUT:                         E(401,   501, 501, 501,  501,  501, 501),
+        DELETE:                      E(401,   501, 501, 501,  501,  501, 501)},
+    # The Virtual Observatory (issue 13): open to everyone, rows filtered by who asks (tokens
+    # or, for GETs, the session). Empty requests: SCS's error document is a 200, TAP sync and
+    # DataLink without a query or ID 400; an async job is created whatever its parameters
+    # (303, it ends in ERROR). No TAP job in the world (404). The proprietary frame's bytes:
+    # 401 anonymous, 403 outside its team, 200 for its team and staff.
+    "vo/scs": {GET:                  E(200,   200, 200, 200,  200,  200, 200)},
+    "vo/sia/query": {
+        GET:                         E(200,   200, 200, 200,  200,  200, 200),
+        POST:                        E(200,   200, 200, 200,  200,  200, 200)},
+    "vo/sia/capabilities": {GET:     E(200,   200, 200, 200,  200,  200, 200)},
+    "vo/sia/availability": {GET:     E(200,   200, 200, 200,  200,  200, 200)},
+    "vo/tap": {GET:                  E(200,   200, 200, 200,  200,  200, 200)},
+    "vo/tap/sync": {
+        GET:                         E(400,   400, 400, 400,  400,  400, 400),
+        POST:                        E(400,   400, 400, 400,  400,  400, 400)},
+    "vo/tap/async": {
+        GET:                         E(200,   200, 200, 200,  200,  200, 200),
+        POST:                        E(303,   303, 303, 303,  303,  303, 303)},
+    "vo/tap/async/<tap_job_id>": {
+        GET:                         E(404,   404, 404, 404,  404,  404, 404),
+        POST:                        E(404,   404, 404, 404,  404,  404, 404),
+        DELETE:                      E(404,   404, 404, 404,  404,  404, 404)},
+    "vo/tap/async/<tap_job_id>/results/result": {
+        GET:                         E(404,   404, 404, 404,  404,  404, 404)},
+    "vo/tap/async/<tap_job_id>/<job_item>": {
+        GET:                         E(404,   404, 404, 404,  404,  404, 404),
+        POST:                        E(404,   404, 404, 404,  404,  404, 404)},
+    "vo/tap/capabilities": {GET:     E(200,   200, 200, 200,  200,  200, 200)},
+    "vo/tap/tables": {GET:           E(200,   200, 200, 200,  200,  200, 200)},
+    "vo/tap/tables/<table_name>": {GET: E(200, 200, 200, 200, 200,  200, 200)},
+    "vo/tap/availability": {GET:     E(200,   200, 200, 200,  200,  200, 200)},
+    "vo/datalink": {
+        GET:                         E(400,   400, 400, 400,  400,  400, 400),
+        POST:                        E(400,   400, 400, 400,  400,  400, 400)},
+    "vo/datalink/download/<dp_id>": {
+        GET:                         E(401,   200, 200, 403,  403,  403, 200)},
 }
 
 # The DRF router's patterns under /api/v1/, with a Bearer token. Writes send an empty JSON body
@@ -581,6 +736,23 @@ ROUTER: dict[str, dict[str, E]] = {
         GET:                         E(401,   200, 200, 200,  200,  200, 200)},
     "phase2/instrument-packages/<instrument>/<ip_version>/signatures/<template_name>/": {
         GET:                         E(401,   200, 200, 200,  200,  200, 200)},
+    # The archive's search API (issue 13): search and metadata for everyone, the proprietary
+    # frame's bytes for its team and staff; requests are one's own (an empty one: 400).
+    "archive/files/": {GET:          E(200,   200, 200, 200,  200,  200, 200)},
+    "archive/files/<file_id>/": {GET: E(200,  200, 200, 200,  200,  200, 200)},
+    "archive/files/<file_id>/download/": {
+        GET:                         E(401,   200, 200, 403,  403,  403, 200)},
+    "archive/requests/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200),
+        POST:                        E(401,   400, 400, 400,  400,  400, 400)},
+    "archive/requests/<download_id>/": {
+        GET:                         E(401,   200, 404, 404,  404,  404, 404)},
+    # External products (issue 13): any signed-in user may try; an empty body is a 400 (who
+    # may deliver is decided by the product's programme, read from the file). The keyword
+    # standard is published to everyone signed in.
+    "archive/uploads/": {POST:       E(401,   400, 400, 400,  400,  400, 400)},
+    "archive/uploads/keyword-standard/": {
+        GET:                         E(401,   200, 200, 200,  200,  200, 200)},
 }
 
 # Every pattern of the ``admin:`` namespace is covered by this rule: the admin's index and each
@@ -748,6 +920,7 @@ def world(db: None) -> World:
     )
     phase2_run, root, ob, acquisition = phase2_world(pi, coi)
     science, calibration = archive_world(phase2_run)
+    download, delegate = archive_requests(pi, carla, science, calibration)
     return World(
         users=users,
         draft=draft,
@@ -783,12 +956,19 @@ def world(db: None) -> World:
             "template_name": acquisition.name,
             "template_id": str(Template.objects.get(ob=ob).pk),
             "chart_index": "1",
+            "unsupported": "obsRuns/1/readme",  # the p2 layer's 501 (issue 14)
             "night": "2027-03-11",  # the night log's night (issue 12)
             # The archive (issue 13): the approved run's proprietary frame, a public calibration.
             "file_id": str(science.pk),
             "dp_id": science.dp_id,
             "public_file_id": str(calibration.pk),
             "public_dp_id": calibration.dp_id,
+            "tap_job_id": "00000000-0000-4000-8000-000000000000",  # the VO: no TAP job
+            "job_item": "phase",
+            "table_name": "ivoa.obscore",
+            "download_id": str(download.pk),
+            "delegate_id": str(delegate.pk),
+            "quarantined_id": "999999",  # the archive's quarantine: none in the world
         },
     )
 
@@ -860,6 +1040,22 @@ def archive_world(run: ObservingRun) -> tuple[ArchiveFile, ArchiveFile]:
     return science, calibration
 
 
+def archive_requests(
+    pi: User, delegate: User, science: ArchiveFile, calibration: ArchiveFile
+) -> tuple[DownloadRequest, DataDelegate]:
+    """The two files' bytes in archive storage, the PI's prepared download request of both
+    and a delegate of the science frame's programme (not one of the matrix's columns)."""
+    for archive_file in (science, calibration):
+        path = Path(settings.ARCHIVE_ROOT) / archive_file.storage_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(archive_file.header_text.ljust(2880).encode())
+    download = DownloadRequest.objects.create(user=pi, status="ready", done=2, total=2)
+    download.files.set([science, calibration])
+    assert science.proposal is not None
+    row = DataDelegate.objects.create(proposal=science.proposal, user=delegate, granted_by=pi)
+    return download, row
+
+
 @pytest.fixture(autouse=True)
 def _no_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
     """Who may fetch a PDF or a plot is the question here, not how it is drawn (seconds each)."""
@@ -894,7 +1090,8 @@ def url_for(route: str, world: World) -> str:
 
 
 def client_for(route: str, user: User | None) -> Client:
-    client = APIClient() if route.startswith("api/") else Client()
+    bearer = route.startswith(("api/", "p2/api/v1"))  # the p2 layer (issue 14): tokens too
+    client = APIClient() if bearer else Client()
     client.raise_request_exception = False  # a crash is a 500 in the table, as users see it
     if user is None:
         return client
@@ -909,7 +1106,7 @@ def client_for(route: str, user: User | None) -> Client:
 def send(client: Client, method: str, route: str, url: str) -> Any:
     if method == GET:
         return client.get(url)
-    if not route.startswith("api/") or ("/figures/" in route and method == POST):
+    if not route.startswith(("api/", "p2/api/v1")) or ("/figures/" in route and method == POST):
         return client.generic(method, url, b"", "application/x-www-form-urlencoded")
     return client.generic(method, url, b"{}", "application/json")
 
@@ -917,6 +1114,7 @@ def send(client: Client, method: str, route: str, url: str) -> Any:
 def database_state() -> list[tuple[str, list[dict[str, Any]]]]:
     """Every row a request could touch (sessions and login times aside)."""
     labels = {"proposals", "accounts", "observatory", "authtoken", "auth", "observations"}
+    labels.add("archive")  # baskets, download requests, delegates: refusals write none either
     state = []
     for model in apps.get_models(include_auto_created=True):
         if model._meta.app_label in labels:

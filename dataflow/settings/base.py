@@ -179,6 +179,8 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "proposals.review.models.ReviewStatus",
         "TravelStatusEnum": "scheduling.models.TravelStatus",
         "OBStatusEnum": "observations.models.OBStatus",
+        "ProposalCategoryEnum": "proposals.models.Category",
+        "ArchiveCategoryEnum": "archive.models.Category",
     },
 }
 

@@ -18,10 +18,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.management import call_command
@@ -34,6 +36,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
+from archive.models import ArchiveFile, Category, DownloadRequest, DownloadStatus
 from dataflow.accounts.models import Role
 from dataflow.observatory.models import Instrument, Telescope
 from observations.models import (
@@ -139,6 +142,10 @@ NIGHT_PROPOSAL_ID = 7096
 NIGHT_RUN_ID = 7296
 NIGHT_VISIT_ID = 7981
 UT2_ID = 2  # from the paranal fixture
+# The archive (issue 13): a proprietary frame of the PI's Phase 2 programme with its bytes in
+# archive storage, and the PI's prepared download request of it.
+ARCHIVE_FILE_ID = 7991
+DOWNLOAD_ID = 7995
 # Review and schedule operations run as staff (the reviewer's own ones as the PI, their
 # reviewer), and so do staff's Phase 2 reviews of an OB or a container.
 STAFF_PATHS = re.compile(
@@ -194,6 +201,8 @@ CONFIG = schemathesis.Config.from_dict(
             "path.chart_index": PHASE2_CHART_INDEX,
             "path.telescope": UT1_ID,
             "path.visit_id": NIGHT_VISIT_ID,
+            "path.file_id": ARCHIVE_FILE_ID,
+            "path.download_id": DOWNLOAD_ID,
         },
         "operations": [
             {"include-path-regex": "^/api/v1/telescopes/", "parameters": {"path.id": UT1_ID}},
@@ -269,6 +278,7 @@ def seed_world() -> None:
     seed_travel(period, pi, version)
     seed_phase2(period, pi)
     seed_night(period, pi)
+    seed_archive(pi)
     seeded = Proposal.objects.filter(pk__in=[DRAFT_ID, SUBMITTED_ID])
     assert {p.version for p in seeded} == {int(CURRENT_ETAG.strip('"'))}, "CURRENT_ETAG is stale"
 
@@ -465,6 +475,39 @@ def seed_night(period: Period, pi: User) -> None:
     )
     Execution.objects.create(visit=visit, ob=running, status_before=running.status)
     ObservationBlock.objects.filter(pk=running.pk).update(status="S", executed=True)
+
+
+def seed_archive(pi: User) -> None:
+    """A proprietary FORS2 frame of the PI's Phase 2 programme, its bytes in archive storage,
+    and the PI's prepared download request of it."""
+    proposal = Proposal.objects.get(pk=PHASE2_PROPOSAL_ID)
+    frame = ArchiveFile.objects.create(
+        id=ARCHIVE_FILE_ID,
+        dp_id="FORS2.2027-03-11T04:05:06.789",
+        arcfile="FORS2.2027-03-11T04:05:06.789.fits",
+        category=Category.SCIENCE,
+        instrument_name="FORS2",
+        object_name="NGC 253",
+        ra_deg=11.888,
+        dec_deg=-25.288,
+        date_obs=dt.datetime(2027, 3, 11, 4, 5, 6, tzinfo=dt.UTC),
+        t_min=61475.17,
+        t_max=61475.18,
+        prog_id="119.C-0004(A)",
+        proposal=proposal,
+        sha256="0" * 64,
+        size_bytes=2880,
+        storage_path="files/schemathesis/FORS2.2027-03-11T04:05:06.789.fits",
+        header_text="SIMPLE  =                    T",
+        release_date=timezone.localdate() + dt.timedelta(days=365),
+    )
+    path = Path(django_settings.ARCHIVE_ROOT) / frame.storage_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(frame.header_text.ljust(2880).encode())
+    request = DownloadRequest.objects.create(
+        id=DOWNLOAD_ID, user=pi, status=DownloadStatus.READY, done=1, total=1
+    )
+    request.files.set([frame])
 
 
 APP = get_wsgi_application()

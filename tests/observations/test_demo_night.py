@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from archive.models import ArchiveFile, QuarantinedFile
 from dataflow.astro.nights import night_boundaries
 from observations import demo_night, night
 from observations.models import Execution, NightNote, Visit, VisitState
@@ -67,10 +68,16 @@ def test_the_demo_executes_a_few_nights_on_the_simulators_plan_through_the_servi
     charges = LedgerEntry.objects.filter(kind=LedgerKind.CHARGE, run=world.phase2.sm)
     assert charges.count() == len(executions)
     assert sum(-c.seconds for c in charges) == sum(e.charged_s for e in executions)
-    # and the frames of each graded execution and each night's calibrations landed
+    # and the frames of each graded execution and each night's calibrations landed, and were
+    # ingested by the archive as they landed (Celery is eager here)
     manifests = {p.name for p in (tmp_path / ".manifests").iterdir()}
     for e in executions:
         assert (f"execution-{e.pk}.json" in manifests) == (not e.aborted)
     assert sum(name.startswith("calibrations-") for name in manifests) == len(nights)
-    assert len(list(tmp_path.glob("*.fits"))) > len(graded)
+    assert not list(tmp_path.glob("*.fits"))
+    archived = ArchiveFile.objects.all()
+    assert archived.count() > len(graded) and not QuarantinedFile.objects.exists()
+    assert {f.execution_id for f in archived if f.execution_id} == {
+        e.pk for e in executions if not e.aborted
+    }
     assert {o.pk for o in obs} >= {e.ob_id for e in executions}

@@ -1,7 +1,9 @@
 """Raw frames as background work (``observations.tasks``): a completed visit queues its
 executions' frames once its grades are committed, an aborted one queues nothing, the tasks are
 idempotent; closing a night (``night.night_close``, operators and staff) logs it and queues its
-calibrations. Celery runs eagerly here; tests/integration/test_night_worker.py runs a worker."""
+calibrations; each writing task then queues the archive's scan of the landing area. Celery runs
+eagerly here, the scan is recorded instead of run (the archive's tests ingest);
+tests/integration/test_night_worker.py and test_archive_worker.py run a worker."""
 
 from __future__ import annotations
 
@@ -21,14 +23,31 @@ from tests.scheduling.test_nightlog import HOUR, night_world
 pytestmark = pytest.mark.django_db
 
 
+class ScanRecorder:
+    """Stands for ``archive.tasks_ingest.scan_landing``: counts the scans queued."""
+
+    def __init__(self) -> None:
+        self.queued = 0
+
+    def delay(self) -> None:
+        self.queued += 1
+
+
 @pytest.fixture
-def landing(settings: Any, tmp_path: Path) -> Path:
+def scans(monkeypatch: pytest.MonkeyPatch) -> ScanRecorder:
+    recorder = ScanRecorder()
+    monkeypatch.setattr(tasks, "scan_landing", recorder)
+    return recorder
+
+
+@pytest.fixture
+def landing(settings: Any, tmp_path: Path, scans: ScanRecorder) -> Path:
     settings.RAW_DATA_LANDING = tmp_path
     return tmp_path
 
 
 def test_a_completed_visit_queues_its_frames_on_commit(
-    landing: Path, django_capture_on_commit_callbacks: Any
+    landing: Path, scans: ScanRecorder, django_capture_on_commit_callbacks: Any
 ) -> None:
     # given a started visit
     world = night_world(n_obs=1)
@@ -53,9 +72,10 @@ def test_a_completed_visit_queues_its_frames_on_commit(
     assert frames and (landing / ".manifests" / f"execution-{execution.pk}.json").exists()
     with fits.open(frames[0], checksum=True) as hdul:
         assert hdul[0].header["HIERARCH ESO OBS ID"] == world.obs[0].pk
-    # and running it again writes nothing more
+    # and running it again writes nothing more; each run queued the archive's scan
     assert tasks.write_frames.delay(execution.pk).get() == len(frames)
     assert sorted(landing.glob("*.fits")) == frames
+    assert scans.queued == 2
 
 
 def test_an_aborted_visit_queues_no_frames(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
+from archive.models import ArchiveFile
 from dataflow.accounts.models import Role
 from observations import night
 from observations.models import Execution, NightNote, ObservationBlock, Visit
@@ -414,9 +416,12 @@ def test_closing_the_night_logs_it_and_writes_its_calibrations(
     # then the log says so and the night's calibration frames landed
     assert response.status_code == 302
     assert NightNote.objects.filter(night=world.night, text=night.NIGHT_CLOSED).count() == 1
-    assert len(queued) == 1
-    assert sorted(p.name for p in tmp_path.glob("*.fits"))
-    assert (tmp_path / ".manifests").is_dir()
+    # (the calibrations' task first; as it ran eagerly, the archive then ingested them)
+    assert queued[0].func.__self__.name == "observations.tasks.write_calibrations"
+    manifests = list((tmp_path / ".manifests").glob("calibrations-*.json"))
+    assert len(manifests) == 1
+    names = json.loads(manifests[0].read_text())["files"]
+    assert names and ArchiveFile.objects.filter(arcfile__in=names).count() == len(names)
 
 
 def test_a_night_with_a_running_visit_is_not_closed() -> None:
