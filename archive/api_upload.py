@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from archive import services
+from archive import uploads
 from archive.models import ArchiveFile
 from dataflow.errors import InvalidInput
 from dataflow.permissions import signed_in
@@ -112,7 +112,7 @@ class UploadViewSet(viewsets.ViewSet):
                 {"detail": f"The file is larger than {limit} bytes."},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        result = services.product_upload(
+        result = uploads.product_upload(
             data=upload.read(), file_name=str(upload.name or "upload.fits"), actor=user
         )
         assert result.archive_file is not None
@@ -129,7 +129,7 @@ class UploadViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["get"], url_path="keyword-standard")
     def keyword_standard(self, request: Request) -> Response:
         """The standard every product's header is checked against."""
-        standard = services.keyword_standard()
+        standard = uploads.keyword_standard()
         body: dict[str, Any] = {
             "name": standard.name,
             "rules": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archive import services
+from archive import landing
 from archive.models import ArchiveFile, QuarantinedFile
 
 
@@ -22,8 +22,8 @@ def walk() -> ArchiveDemo:
     """Ingest what is still in the landing area, in this process (the nights' frames were
     queued for ingestion as they landed: eagerly under ``make run``, by a worker elsewhere),
     and count what the archive holds and what it refused."""
-    for transfer_id in services.landing_scan(queue=False):
-        services.transfer_ingest(transfer_id=transfer_id)
+    for transfer_id in landing.landing_scan(queue=False):
+        landing.transfer_ingest(transfer_id=transfer_id)
     return ArchiveDemo(
         ingested=ArchiveFile.objects.count(), quarantined=QuarantinedFile.objects.count()
     )

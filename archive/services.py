@@ -1,5 +1,5 @@
-"""The archive's writes: ingesting a file (from the landing area or an upload), the landing
-area's scan into transfers, and staff resolving the quarantine.
+"""The archive's one write path: ingesting a file (from the landing area, ``archive.landing``,
+or an upload, ``archive.uploads``) and staff resolving the quarantine.
 
 Storage (``settings.ARCHIVE_ROOT``): ``files/<INSTRUME>/<night>/<ARCFILE>`` for archived files,
 ``quarantine/<date>/<token>-<name>`` for refused ones. A file is written under its final name
@@ -18,7 +18,6 @@ import hashlib
 import os
 import secrets
 import zlib
-from collections.abc import Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Literal
@@ -29,7 +28,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from archive import access, ingest
-from archive import keyword_standard as standard_mod
 from archive.ingest import FrameInfo, IngestRefused
 from archive.models import (
     ArchiveEvent,
@@ -42,7 +40,7 @@ from archive.models import (
 )
 from dataflow.errors import DomainError, InvalidInput, NotAllowed
 from dataflow.observatory.models import Instrument
-from dataflow.permissions import is_investigator, is_staff_member
+from dataflow.permissions import is_staff_member
 from observations.models import Execution, ObservationBlock
 from observations.rawdata_plan import archive_instrument_name
 from proposals.models import ObservingRun, Proposal
@@ -51,12 +49,7 @@ Outcome = Literal["ingested", "duplicate", "quarantined", "refused", "missing"]
 #: Lower is sooner (the monitor's priority column).
 PRIORITIES = {"SCIENCE": 1, "ACQUISITION": 2, "CALIB": 3}
 UNREADABLE_PRIORITY = 4
-#: Landing files queued per ingestion task.
-BATCH = 50
 FINISHED = (TransferStatus.INGESTED, TransferStatus.QUARANTINED)
-IN_FLIGHT = (TransferStatus.WAITING, TransferStatus.INGESTING)
-#: A transfer in flight for longer is queued again by the next scan.
-STALE = datetime.timedelta(minutes=15)
 
 
 class ArchiveConflict(DomainError):
@@ -127,12 +120,12 @@ def ingest_file(
         return _quarantine_result(
             data, sha, path, source, actor, transfer_id, refused.reason, remove_source=True
         )
-    return _ingest_info(
+    return ingest_info(
         info, data, path=path, source=source, actor=actor, transfer_id=transfer_id, cache=cache
     )
 
 
-def _ingest_info(
+def ingest_info(
     info: FrameInfo,
     data: bytes,
     *,
@@ -145,14 +138,14 @@ def _ingest_info(
     written: list[Path] = []
     try:
         with transaction.atomic():
-            _name_lock(info.arcfile)
+            name_lock(info.arcfile)
             # No ordering: the model's default one costs more to compile than the lookup.
             found = ArchiveFile.objects.select_for_update().filter(arcfile=info.arcfile)
             existing = next(iter(found.order_by()[:1]), None)
             if existing is not None:
                 if existing.sha256 == info.sha256:
                     if transfer_id is not None:  # a direct second call records no transfer
-                        _finish_transfer(
+                        finish_transfer(
                             transfer_id, TransferStatus.INGESTED, archive_file=existing, info=info
                         )
                     _remove_on_commit(path)
@@ -171,7 +164,7 @@ def _ingest_info(
                     quarantined=quarantined,
                     detail={"arcfile": info.arcfile, "reason": reason},
                 )
-                _finish_transfer(
+                finish_transfer(
                     transfer_id, TransferStatus.QUARANTINED, quarantined=quarantined, info=info
                 )
                 _remove_on_commit(path)
@@ -182,7 +175,7 @@ def _ingest_info(
                 quarantined = _quarantine(
                     data, info.sha256, _name(path, info), source, actor, refused.reason, written
                 )
-                _finish_transfer(
+                finish_transfer(
                     transfer_id, TransferStatus.QUARANTINED, quarantined=quarantined, info=info
                 )
                 _remove_on_commit(path)
@@ -198,7 +191,7 @@ def _ingest_info(
                 archive_file=archive_file,
                 detail={"source": str(source), "size": info.size_bytes},
             )
-            _finish_transfer(
+            finish_transfer(
                 transfer_id,
                 TransferStatus.INGESTED,
                 archive_file=archive_file,
@@ -347,7 +340,7 @@ def _quarantine_result(
             quarantined = _quarantine(
                 data, sha, path.name if path else "upload", source, actor, reason, written
             )
-            _finish_transfer(
+            finish_transfer(
                 transfer_id,
                 TransferStatus.QUARANTINED,
                 quarantined=quarantined,
@@ -417,12 +410,12 @@ def quarantine_resolve(
         sha = hashlib.sha256(data).hexdigest()
         try:
             info = ingest.read_raw_frame(data)
-            _name_lock(info.arcfile)
+            name_lock(info.arcfile)
             existing = ArchiveFile.objects.filter(arcfile=info.arcfile).first()
             if existing is not None and existing.sha256 != sha:
                 raise IngestRefused(f"a different file is archived under {info.arcfile}")
             if existing is None:
-                result = _ingest_info(
+                result = ingest_info(
                     info, data, path=None, source=quarantined.source, actor=actor, transfer_id=None
                 )
                 if result.archive_file is None:
@@ -444,233 +437,7 @@ def quarantine_resolve(
     return quarantined
 
 
-# --- uploads (external products) ------------------------------------------------------------
-
-
-def product_upload(*, data: bytes, file_name: str, actor: User) -> IngestResult:
-    """An external product (Phase 3): the raw files' checks, then its header against the
-    keyword standard (every problem at once), the uploader an investigator of its programme
-    or staff. Refused uploads are answered with the problems and store nothing (the uploader
-    holds the file); the same bytes twice are one row."""
-    sha = hashlib.sha256(data).hexdigest()
-    try:
-        hdus, _ = ingest.read_file(data)
-    except IngestRefused as refused:
-        raise InvalidInput(f"Refused: {refused.reason}", {"file": [refused.reason]}) from None
-    header = hdus[0].header
-    standard = keyword_standard()
-    checked = standard_mod.validate(header, standard, archived=_archived_names)
-    if not checked.ok:
-        raise InvalidInput(
-            "The header does not meet the keyword standard "
-            f"({len(checked.problems)} keywords with problems).",
-            {key: list(messages) for key, messages in checked.problems.items()},
-        )
-    run_id = str(header.get(standard.run_keyword) or "").strip()
-    match = ingest.RUN_ID_PATTERN.match(run_id)
-    if match is None:
-        raise InvalidInput(
-            "The product names no run.",
-            {standard.run_keyword: ["must name the run, like 130.C-0001(A)"]},
-        )
-    level = header.get("PRODLVL")
-    try:
-        with transaction.atomic():
-            _name_lock(f"sha256:{sha}")
-            existing = ArchiveFile.objects.filter(sha256=sha, calib_level__gt=1).first()
-            if existing is not None:
-                _check_uploader(actor, existing.proposal)
-                return IngestResult("duplicate", archive_file=existing)
-            now = timezone.now()
-            arcfile = f"ADP.{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}.fits"
-            info = ingest.product_info(
-                data,
-                hdus,
-                sha,
-                arcfile=arcfile,
-                programme=match["programme"],
-                letter=match["letter"],
-                calib_level=level if isinstance(level, int) and level in (2, 3) else 2,
-                provenance=checked.provenance,
-            )
-            links = resolve_links(info)
-            _check_uploader(actor, links.proposal)
-            if ArchiveFile.objects.filter(arcfile=arcfile).exists():
-                raise ArchiveConflict("Another product was archived this millisecond: send again.")
-            return _ingest_info(
-                info, data, path=None, source=QuarantineSource.UPLOAD, actor=actor, transfer_id=None
-            )
-    except IngestRefused as refused:
-        raise InvalidInput(f"Refused: {refused.reason}", {"file": [refused.reason]}) from None
-
-
-def _check_uploader(actor: User, proposal: Proposal | None) -> None:
-    if is_staff_member(actor):
-        return
-    if proposal is None or not is_investigator(actor, proposal):
-        raise NotAllowed("Only the programme's investigators and staff deliver its products.")
-
-
-def keyword_standard() -> standard_mod.KeywordStandard:
-    """The configured standard (``settings.ARCHIVE_KEYWORD_STANDARD``), else the default."""
-    return standard_mod.standard_from_config(getattr(settings, "ARCHIVE_KEYWORD_STANDARD", None))
-
-
-def _archived_names(names: Sequence[str]) -> set[str]:
-    return set(ArchiveFile.objects.filter(dp_id__in=list(names)).values_list("dp_id", flat=True))
-
-
-# --- the landing area and its transfers -----------------------------------------------------
-
-
-def landing_files(directory: Path | None = None) -> list[Path]:
-    """``*.fits`` at the landing area's top level (dot-files are the writer's)."""
-    landing = directory or landing_dir()
-    if not landing.is_dir():
-        return []
-    return sorted(
-        p
-        for p in landing.iterdir()
-        if p.name.endswith(".fits") and not p.name.startswith(".") and p.is_file()
-    )
-
-
-def landing_scan(*, queue: bool = True) -> list[int]:
-    """A waiting transfer for every landing file not yet in flight, science first; queues
-    their ingestion in batches after the commit (``queue``), with the transfers in flight for
-    longer than ``STALE`` whose file is still there (a lost message, a worker that died). The
-    new transfers' ids."""
-    stale_before = timezone.now() - STALE
-    with transaction.atomic():
-        _name_lock("landing-scan")
-        in_flight = dict(
-            Transfer.objects.filter(status__in=IN_FLIGHT).values_list("file_name", "queued_at")
-        )
-        new: list[Transfer] = []
-        stale: list[str] = []
-        for path in landing_files():
-            if path.name in in_flight:
-                if in_flight[path.name] < stale_before:
-                    stale.append(path.name)
-                continue
-            try:
-                size = path.stat().st_size
-                category, night = _peek(path)
-            except FileNotFoundError:
-                continue  # ingested meanwhile
-            new.append(
-                Transfer(
-                    file_name=path.name,
-                    instrument_name=path.name.split(".", 1)[0][:32],
-                    night=night,
-                    size_bytes=size,
-                    priority=PRIORITIES.get(category, UNREADABLE_PRIORITY),
-                )
-            )
-        new.sort(key=lambda t: (t.priority, t.file_name))
-        created = Transfer.objects.bulk_create(new)
-        ids = [t.pk for t in created]
-        if not ids or ids[0] is None:  # backends without RETURNING on bulk inserts
-            names = [t.file_name for t in new]
-            by_name = dict(
-                Transfer.objects.filter(
-                    file_name__in=names, status=TransferStatus.WAITING
-                ).values_list("file_name", "pk")
-            )
-            ids = [by_name[n] for n in names if n in by_name]
-        again = list(
-            Transfer.objects.filter(file_name__in=stale, status__in=IN_FLIGHT).values_list(
-                "pk", flat=True
-            )
-        )
-        if queue and (ids or again):
-            transaction.on_commit(lambda: queue_transfers([*ids, *again]))
-    return ids
-
-
-def queue_transfers(ids: Sequence[int]) -> None:
-    from archive.tasks_ingest import ingest_transfers
-
-    for start in range(0, len(ids), BATCH):
-        ingest_transfers.delay(list(ids[start : start + BATCH]))
-
-
-def _peek(path: Path) -> tuple[str, datetime.date | None]:
-    """A landing file's category and night from its first header blocks (for the priority
-    and the monitor); blanks when unreadable (the ingestion says why)."""
-    with path.open("rb") as f:
-        head = f.read(ingest.BLOCK * 4)
-    try:
-        end = head.index(b"END" + b" " * 77)
-        values = ingest.parse_cards(head[: end + 80].decode("ascii"))
-    except (ValueError, UnicodeDecodeError):
-        return "", None
-    category = str(values.get(ingest.DPR_CATG) or "").strip().upper()
-    night = None
-    lon, date_obs = values.get(ingest.GEOLON), values.get("DATE-OBS")
-    if isinstance(lon, int | float) and isinstance(date_obs, str):
-        try:
-            instant = datetime.datetime.fromisoformat(date_obs).replace(tzinfo=datetime.UTC)
-            night = ingest.night_of(instant, float(lon))
-        except ValueError:
-            pass
-    return category, night
-
-
-def transfer_ingest(*, transfer_id: int, cache: LinkCache | None = None) -> IngestResult:
-    """Ingest a transfer's file (idempotent: a finished transfer is left as it is)."""
-    return transfers_ingest(transfer_ids=[transfer_id], cache=cache)[0]
-
-
-def transfers_ingest(
-    *, transfer_ids: Sequence[int], cache: LinkCache | None = None
-) -> list[IngestResult]:
-    """Ingest a batch of transfers' files, one transaction each, after marking them all
-    "ingesting" at once; a finished transfer is left as it is (a redelivered batch)."""
-    with transaction.atomic():
-        rows = {
-            t.pk: t for t in Transfer.objects.select_for_update().filter(pk__in=list(transfer_ids))
-        }
-        # In flight includes "ingesting": a worker that died mid-batch left them so.
-        pending = [pk for pk, t in rows.items() if t.status not in FINISHED]
-        Transfer.objects.filter(pk__in=pending).update(
-            status=TransferStatus.INGESTING, started_at=timezone.now()
-        )
-    cache = cache or LinkCache()
-    results = []
-    for pk in transfer_ids:
-        transfer = rows[pk]
-        if transfer.status in FINISHED:
-            results.append(
-                IngestResult(
-                    "duplicate" if transfer.archive_file_id else "quarantined",
-                    archive_file=transfer.archive_file,
-                    quarantined=transfer.quarantined,
-                )
-            )
-            continue
-        results.append(_transfer_file(transfer, cache))
-    return results
-
-
-def _transfer_file(transfer: Transfer, cache: LinkCache) -> IngestResult:
-    path = landing_dir() / transfer.file_name
-    try:
-        return ingest_file(
-            path=path, source=QuarantineSource.LANDING, transfer_id=transfer.pk, cache=cache
-        )
-    except FileNotFoundError:
-        # Gone: ingested by another transfer meanwhile (then this one is that file's too).
-        archived = ArchiveFile.objects.filter(arcfile=transfer.file_name).first()
-        with transaction.atomic():
-            if archived is not None:
-                _finish_transfer(transfer.pk, TransferStatus.INGESTED, archive_file=archived)
-                return IngestResult("duplicate", archive_file=archived)
-            Transfer.objects.filter(pk=transfer.pk).update(status=TransferStatus.WAITING)
-        return IngestResult("missing", reason=f"{transfer.file_name} is not in the landing area")
-
-
-def _finish_transfer(
+def finish_transfer(
     transfer_id: int | None,
     status: str,
     *,
@@ -730,7 +497,7 @@ def _remove_on_commit(path: Path | None) -> None:
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
-def _name_lock(name: str) -> None:
+def name_lock(name: str) -> None:
     """Serialise writers of one name until the transaction ends (PostgreSQL); SQLite has one
     writer at a time already."""
     if connection.vendor == "postgresql":

@@ -3,7 +3,7 @@ batches (one transaction per file, so a bad file never holds back the others).
 
 Both are idempotent: the scan makes a transfer only for a file not already in flight, and the
 ingestion leaves a finished transfer as it is and archives the same ARCFILE once
-(``archive.services``). Batches are queued on commit by ``landing_scan``. A full or unreachable
+(``archive.landing``). Batches are queued on commit by ``landing_scan``. A full or unreachable
 disk (``OSError``) is retried; a refused file is quarantined by the service, not retried.
 """
 
@@ -19,7 +19,7 @@ __all__ = ["ingest_transfers", "scan_landing"]
 @app.task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
 def ingest_transfers(self, transfer_ids: list[int]) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Ingest the transfers' files; how many ended in each outcome."""
-    from archive.services import transfers_ingest
+    from archive.landing import transfers_ingest
 
     self.update_state(state="PROGRESS", meta={"total": len(transfer_ids)})
     return dict(Counter(r.outcome for r in transfers_ingest(transfer_ids=transfer_ids)))
@@ -28,6 +28,6 @@ def ingest_transfers(self, transfer_ids: list[int]) -> dict[str, int]:  # type: 
 @app.task(autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
 def scan_landing() -> int:
     """Queue the landing area's new files for ingestion; how many."""
-    from archive.services import landing_scan
+    from archive.landing import landing_scan
 
     return len(landing_scan(queue=True))

@@ -203,14 +203,14 @@ def worker_rate(
     """Files/s of ``n_workers`` Celery workers, first start to last finish."""
     from django.db.models import Max, Min
 
-    from archive import services
+    from archive.landing import landing_scan
     from archive.models import Transfer, TransferStatus
 
     land(files, landing)
     procs = start_workers(n_workers, env, logs)
     try:
         time.sleep(3.0)  # let them connect, so the queue is shared from the first batch
-        ids = services.landing_scan(queue=True)
+        ids = landing_scan(queue=True)
         assert len(ids) == len(files), (len(ids), len(files))
         deadline = time.monotonic() + WORKER_TIMEOUT_S
         done = (TransferStatus.INGESTED, TransferStatus.QUARANTINED)

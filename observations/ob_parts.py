@@ -33,9 +33,9 @@ from observations.services import (
     EventKind,
     _bump,
     _check_version,
-    _ensure_editable,
     _event,
     _lock_ob,
+    _lock_ob_for_edit,
 )
 
 MAX_CHART_BYTES = 1024 * 1024  # ESO's limit per finding chart
@@ -107,10 +107,7 @@ def sidereal_windows_set(
     expected_version: int | None = None,
 ) -> ObservationBlock:
     """Replace the OB's sidereal (LST) windows, each ``("HH:MM", "HH:MM")``."""
-    ob, run = _lock_ob(ob_id)
-    access.ensure_may_write(actor, run)
-    _ensure_editable(ob, run)
-    _check_version(ob, expected_version)
+    ob, run = _lock_ob_for_edit(ob_id, actor, expected_version)
     found = _sidereal_errors(windows)
     if found:
         raise InvalidInput(
@@ -164,10 +161,7 @@ def chart_add(
 ) -> FindingChart:
     """Attach a finding chart: a JPEG (by its content, whatever its name says) of at most
     1 MiB, at most 5 per OB."""
-    ob, run = _lock_ob(ob_id)
-    access.ensure_may_write(actor, run)
-    _ensure_editable(ob, run)
-    _check_version(ob, expected_version)
+    ob, run = _lock_ob_for_edit(ob_id, actor, expected_version)
     clean = chart_name(name)
     if len(content) > MAX_CHART_BYTES:
         raise InvalidInput(
@@ -209,10 +203,7 @@ def chart_remove(
     ob_id = FindingChart.objects.filter(pk=chart_id).values_list("ob_id", flat=True).first()
     if ob_id is None:
         raise FindingChart.DoesNotExist(f"No finding chart {chart_id}.")
-    ob, run = _lock_ob(ob_id)
-    access.ensure_may_write(actor, run)
-    _ensure_editable(ob, run)
-    _check_version(ob, expected_version)
+    ob, run = _lock_ob_for_edit(ob_id, actor, expected_version)
     chart = FindingChart.objects.get(pk=chart_id)  # under the OB's lock: still there
     chart.delete()
     _bump(ob)
@@ -259,10 +250,7 @@ def ephemeris_save(
 ) -> EphemerisFile:
     """Set (or replace) the OB's ephemeris file: non-empty UTF-8 text without NUL, at most
     1 MiB. The same text again changes nothing (no new version, no event)."""
-    ob, run = _lock_ob(ob_id)
-    access.ensure_may_write(actor, run)
-    _ensure_editable(ob, run)
-    _check_version(ob, expected_version)
+    ob, run = _lock_ob_for_edit(ob_id, actor, expected_version)
     clean = ephemeris_name(file_name)
     text = ephemeris_text(clean, content)
     current = EphemerisFile.objects.filter(ob=ob).first()
@@ -284,10 +272,7 @@ def ephemeris_delete(
     *, ob_id: int, actor: User, expected_version: int | None = None
 ) -> ObservationBlock:
     """Remove the OB's ephemeris file; removing none changes nothing (p2 answers the same)."""
-    ob, run = _lock_ob(ob_id)
-    access.ensure_may_write(actor, run)
-    _ensure_editable(ob, run)
-    _check_version(ob, expected_version)
+    ob, run = _lock_ob_for_edit(ob_id, actor, expected_version)
     current = EphemerisFile.objects.filter(ob=ob).first()
     if current is None:
         return ob

@@ -136,6 +136,17 @@ def ensure_may_edit_ob(ob: ObservationBlock, run: ObservingRun, actor: User) -> 
     _ensure_editable(ob, run)
 
 
+def _lock_ob_for_edit(
+    ob_id: int, actor: User, expected_version: int | None
+) -> tuple[ObservationBlock, ObservingRun]:
+    """Lock the OB and its run for a change of its content: the actor may edit it now, and
+    their copy is not stale (If-Match)."""
+    ob, run = _lock_ob(ob_id)
+    ensure_may_edit_ob(ob, run, actor)
+    _check_version(ob, expected_version)
+    return ob, run
+
+
 def _ensure_editable(ob: ObservationBlock, run: ObservingRun) -> None:
     if st.editable(ob.status, service_mode=run.mode == Mode.SM):
         return
@@ -892,9 +903,7 @@ def template_add(
 ) -> Template:
     """Add a template of the run's instrument (at the OB's instrument-package version) with
     its default values: an acquisition template first (at most one), others at the end."""
-    ob, run = _lock_ob(ob_id)
-    ensure_may_edit_ob(ob, run, actor)
-    _check_version(ob, expected_version)
+    ob, run = _lock_ob_for_edit(ob_id, actor, expected_version)
     signatures = TemplateSignature.objects.filter(
         instrument_id=run.instrument_id, ip_version=ob.ip_version
     )
@@ -980,9 +989,7 @@ def template_reorder(
     *, ob_id: int, template_ids: Sequence[int], actor: User, expected_version: int | None = None
 ) -> ObservationBlock:
     """Put an OB's templates in the given order (each once; an acquisition template first)."""
-    ob, run = _lock_ob(ob_id)
-    ensure_may_edit_ob(ob, run, actor)
-    _check_version(ob, expected_version)
+    ob, run = _lock_ob_for_edit(ob_id, actor, expected_version)
     locked = ob.templates.select_related("signature").select_for_update(of=("self",))
     templates = {t.pk: t for t in locked}
     given = list(template_ids)

@@ -15,7 +15,7 @@ import time_machine
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from archive import access, ingest, services
+from archive import access, ingest, landing, services
 from archive.models import (
     ArchiveEvent,
     ArchiveEventKind,
@@ -333,7 +333,7 @@ def test_the_scan_takes_top_level_fits_files_only_and_ingests_them_through_the_t
 def test_science_is_queued_before_calibrations(world: ArchiveWorld) -> None:
     for frame in calibration_frames()[:1] + execution_frames(run_id=world.run_id)[1:2]:
         land(world.landing, frame)
-    services.landing_scan(queue=False)
+    landing.landing_scan(queue=False)
     assert [t.priority for t in Transfer.objects.order_by("pk")] == [1, 3]
 
 
@@ -341,10 +341,10 @@ def test_a_redelivered_transfer_changes_nothing(
     world: ArchiveWorld, django_capture_on_commit_callbacks
 ) -> None:
     land(world.landing, execution_frames(run_id=world.run_id, ob_id=world.ob.pk)[1])
-    [transfer_id] = services.landing_scan(queue=False)
+    [transfer_id] = landing.landing_scan(queue=False)
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.transfer_ingest(transfer_id=transfer_id)
-        second = services.transfer_ingest(transfer_id=transfer_id)
+        first = landing.transfer_ingest(transfer_id=transfer_id)
+        second = landing.transfer_ingest(transfer_id=transfer_id)
     assert (first.outcome, second.outcome) == ("ingested", "duplicate")
     assert ArchiveFile.objects.count() == 1 and ArchiveEvent.objects.count() == 1
 
@@ -382,13 +382,13 @@ def test_the_scan_queues_again_a_transfer_left_in_flight_too_long(
     # given a file whose transfer was queued twenty minutes ago and never ingested (the
     # message was lost)
     land(world.landing, execution_frames(run_id=world.run_id, ob_id=world.ob.pk)[1])
-    [transfer_id] = services.landing_scan(queue=False)
+    [transfer_id] = landing.landing_scan(queue=False)
     Transfer.objects.filter(pk=transfer_id).update(
         queued_at=Transfer.objects.get().queued_at - dt.timedelta(minutes=20)
     )
     # when the next scan runs
     with django_capture_on_commit_callbacks(execute=True):
-        new = services.landing_scan(queue=True)
+        new = landing.landing_scan(queue=True)
     # then it makes no second transfer but ingests the file through the first
     assert new == []
     assert Transfer.objects.get().status == TransferStatus.INGESTED

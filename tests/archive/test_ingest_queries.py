@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from archive import services
+from archive import landing
 from archive.models import ArchiveFile
 from tests.archive.conftest import ArchiveWorld
 from tests.archive.frames import execution_frames, land
@@ -26,13 +26,13 @@ def test_a_batch_costs_a_fixed_number_of_queries_per_file(
     frames = execution_frames(run_id=world.run_id, ob_id=world.ob.pk, science_exposures=(5.0,) * 9)
     for frame in frames:
         land(world.landing, frame)
-    ids = services.landing_scan(queue=False)
+    ids = landing.landing_scan(queue=False)
     # when the batch is ingested
     with (
         CaptureQueriesContext(connection) as queries,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        results = services.transfers_ingest(transfer_ids=ids)
+        results = landing.transfers_ingest(transfer_ids=ids)
     # then
     assert [r.outcome for r in results] == ["ingested"] * len(frames)
     assert ArchiveFile.objects.count() == len(frames)

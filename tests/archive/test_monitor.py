@@ -9,7 +9,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from archive import services
+from archive import landing, services
 from archive.models import QuarantinedFile, Transfer, TransferStatus
 from tests.archive.conftest import ArchiveWorld
 from tests.archive.frames import (
@@ -39,10 +39,10 @@ def test_staff_see_files_in_flight_and_ingested_per_night_and_instrument_with_a_
         land(world.landing, frame)
     land(world.landing, frames[2], flip_data_byte(frame_bytes(frames[2])))
     with django_capture_on_commit_callbacks(execute=True):
-        for transfer_id in services.landing_scan(queue=False):
-            services.transfer_ingest(transfer_id=transfer_id)
+        for transfer_id in landing.landing_scan(queue=False):
+            landing.transfer_ingest(transfer_id=transfer_id)
     waiting = land(world.landing, calibration_frames()[0])
-    services.landing_scan(queue=False)
+    landing.landing_scan(queue=False)
     # when staff open the monitor ten minutes later
     with time_machine.travel(NOW + dt.timedelta(minutes=10), tick=False):
         response = client_of(world.staff).get(reverse("archive_staff:monitor"))
@@ -66,7 +66,7 @@ def test_staff_see_files_in_flight_and_ingested_per_night_and_instrument_with_a_
 def test_the_monitor_filters_by_instrument(world: ArchiveWorld) -> None:
     land(world.landing, calibration_frames()[0])
     land(world.landing, calibration_frames(instrument="UVES")[0])
-    services.landing_scan(queue=False)
+    landing.landing_scan(queue=False)
     response = client_of(world.staff).get(
         reverse("archive_staff:monitor"), {"instrument": "UVES", "days": "3660"}
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management import BaseCommand
 
-from archive import services
+from archive import landing
 
 
 class Command(BaseCommand):
@@ -18,13 +18,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        ids = services.landing_scan(queue=opts["queue"])
+        ids = landing.landing_scan(queue=opts["queue"])
         if opts["queue"]:
             self.stdout.write(f"{len(ids)} files queued for ingestion.")
             return
         outcomes: Counter[str] = Counter()
         for transfer_id in ids:
-            result = services.transfer_ingest(transfer_id=transfer_id)
+            result = landing.transfer_ingest(transfer_id=transfer_id)
             outcomes[result.outcome] += 1
             if result.reason:
                 self.stdout.write(f"  {result.outcome}: {result.reason}")
