@@ -50,6 +50,8 @@ _D2R = np.pi / 180.0
 SKY_STEP_D = 5.0 / 1440.0
 #: Step of the search for ``observable_from``, days.
 PREDICT_STEP_D = 10.0 / 1440.0
+#: Rows (OB x step) evaluated at once by the search for ``observable_from``.
+PREDICT_ROWS = 20_000
 
 
 def _jyear(mjd: float) -> float:
@@ -494,9 +496,12 @@ def _predict_observable_from(
     if sky.end_mjd < t0 + horizon - 1e-6:
         sky = build_sky(site, t0, horizon, sky_method)
     dense = sky.dense(t0, t0 + horizon)
-    where = {int(i): n for n, i in enumerate(filtered_idx)}
     steps = np.arange(t0 + PREDICT_STEP_D, end, PREDICT_STEP_D)
-    for ts in steps:
+    where = {int(i): n for n, i in enumerate(filtered_idx)}
+    # Steps are evaluated a chunk at a time, every (step, OB) pair as one row of one call:
+    # one vectorised evaluation instead of one per step (~0.4 ms each, ~60 a night).
+    first = 0
+    while first < steps.size:
         todo = filtered_idx[open_ & np.isnan(out)]
         if todo.size == 0:
             break
@@ -506,19 +511,27 @@ def _predict_observable_from(
         if cs.size:
             extra = idx[np.isin(arrays.concat[idx], cs)]
             sub = np.union1d(todo, extra)
+        chunk = steps[first : first + max(1, PREDICT_ROWS // sub.size)]
+        first += chunk.size
         e = F.evaluate(
             arrays,
-            sub,
-            float(ts),
+            np.tile(sub, chunk.size),
+            np.repeat(chunk, sub.size),
             geometry=geo,
             sky=dense,
             conditions=conditions,
             options=options,
             twilight=bounds.twilight,
         )
-        F.merge_concatenations(arrays, sub, e.mask)
-        for i in sub[e.mask == 0]:
-            n = where.get(int(i))
-            if n is not None and np.isnan(out[n]):
+        masks = e.mask.reshape(chunk.size, sub.size)
+        if cs.size:
+            for step_mask in masks:
+                F.merge_concatenations(arrays, sub, step_mask)
+        passing = masks == 0
+        opens = passing.any(axis=0)
+        first_ok = chunk[passing.argmax(axis=0)]
+        for i, ok, ts in zip(sub.tolist(), opens.tolist(), first_ok.tolist(), strict=True):
+            n = where.get(i)
+            if ok and n is not None and np.isnan(out[n]):
                 out[n] = ts
     return out

@@ -159,7 +159,7 @@ def airmass_limit_altitude(arrays: CandidateArrays, tolerance_pct: float) -> np.
 def evaluate(
     arrays: CandidateArrays,
     idx: np.ndarray,
-    start_mjd: float,
+    start_mjd: float | np.ndarray,
     *,
     geometry: Geometry,
     sky: SkyTrack | DenseSky,
@@ -167,7 +167,8 @@ def evaluate(
     options: RankingOptions,
     twilight: tuple[float, float] | None,
 ) -> Evaluation:
-    """Check OBs ``idx`` for a start at ``start_mjd`` (UTC MJD).
+    """Check OBs ``idx`` for a start at ``start_mjd`` (UTC MJD; one instant, or one per OB:
+    ``idx`` may then repeat an OB at several instants).
 
     ``sky`` is best a ``DenseSky`` (1-minute nodes) covering the slots; ``twilight`` is
     ``(end of evening, start of morning astronomical twilight)`` in MJD for the night, or
