@@ -124,12 +124,13 @@ def test_a_subset_reuses_the_night_geometry(arrays: CandidateArrays) -> None:
 
 @pytest.mark.parametrize(
     ("hours", "night_left"),  # from 04:00 UTC (local midnight); astronomical dawn at 09:25 UTC
-    [(-3.0, True), (0.0, True), (3.0, True), (5.5, False), (14.0, False)],
+    # (8.0: the next morning, the night over; 14.0: the next afternoon, the next night ahead)
+    [(-3.0, True), (0.0, True), (3.0, True), (5.5, False), (8.0, False), (14.0, True)],
 )
 def test_obs_set_aside_are_those_the_engine_filters_with_no_start_tonight(
     arrays: CandidateArrays, hours: float, night_left: bool
 ) -> None:
-    # given an instant of the night (or of the next day), the night's sky track, mediocre
+    # given an instant of the night (or of the next day), the sky track, mediocre
     # seeing and thin cirrus
     when = START + hours * u.hour
     sky = night_sky(PARANAL, dt.date(2026, 3, 10))

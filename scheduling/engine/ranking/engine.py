@@ -117,10 +117,17 @@ class _NightSun:
     sun_max_deg: float
 
     def at(self, mjd: float) -> NightBounds:
+        # The night ends when the Sun next rises above the limit: before dusk that is the
+        # coming morning (the night is still ahead). With no such crossing left, the Sun is
+        # either above the limit (after the morning's crossing: the night is over) or below
+        # it until the window's end.
         later = self.ups[self.ups >= mjd]
-        end = float(later[0]) if later.size else float(self.t[-1])
-        if np.interp(mjd, self.t, self.alt) > self.sun_max_deg:
+        if later.size:
+            end = float(later[0])
+        elif np.interp(mjd, self.t, self.alt) > self.sun_max_deg:
             end = mjd
+        else:
+            end = float(self.t[-1])
         return NightBounds(sun_limit_end=end, twilight=self.twilight)
 
 

@@ -295,3 +295,48 @@ def test_sky_track_must_cover_the_instant() -> None:
     track = SkyTrack.exact(PARANAL, Time([DARK + 1 * u.h, DARK + 2 * u.h]))
     with pytest.raises(ValueError, match="does not cover"):
         rank([transit(DARK)], site=PARANAL, time=DARK, conditions=GOOD, sky=track)
+
+
+def test_observable_from_is_the_same_whatever_the_chunk_of_steps(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduling.engine.ranking import engine
+    from scheduling.engine.ranking.arrays import CandidateArrays
+    from scheduling.engine.ranking.synthetic import synthetic_candidates
+
+    # given candidates with containers (concatenations are predicted as a whole) early in
+    # the night, when many of their targets are still to rise
+    early = DARK - 2 * u.h
+    arrays = CandidateArrays.build(synthetic_candidates(rng, 600, early))
+
+    def predicted() -> np.ndarray:
+        r = rank(arrays, site=PARANAL, time=early, conditions=GOOD)
+        return r.observable_from_mjd
+
+    # when the night's steps are searched all at once, and one step per evaluation
+    whole = predicted()
+    monkeypatch.setattr(engine, "PREDICT_ROWS", 1)
+    arrays.cache.clear()
+    stepwise = predicted()
+    # then every filtered OB gets the same answer, and some do become observable later
+    np.testing.assert_array_equal(whole, stepwise)
+    assert np.isfinite(whole).sum() >= 10
+    assert (arrays.concat >= 0).any()
+
+
+def test_before_dusk_observable_from_is_when_the_sun_goes_down() -> None:
+    import datetime
+
+    from dataflow.astro.nights import night_boundaries
+
+    # given an operator asking 40 minutes before the end of astronomical twilight (the Sun
+    # above the -18 deg limit), and a target near the meridian then
+    night = night_boundaries(PARANAL, datetime.date(2025, 11, 20))
+    for before in (40 * u.min, 3 * u.h):
+        t = night.astronomical_dusk - before
+        r = do_rank([transit(night.astronomical_dusk)], t)
+        # then the Sun filters it, and it becomes observable once the Sun is below the limit
+        assert "sun_elevation" in codes(r, "T")
+        frm = r.filtered[0].observable_from
+        assert frm is not None
+        assert 0.0 <= (frm - night.astronomical_dusk).to_value(u.min) <= 10.0
