@@ -86,6 +86,9 @@ class TravelForm(forms.Form):
     )
     lodging = forms.BooleanField(required=False, initial=True, label="Room at the site")
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # The version of the request the page showed (blank before one is filed): a save from a
+    # page loaded before someone else's save is refused, as the API's If-Match is.
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def clean_travellers(self) -> list[str]:
         return [

@@ -54,9 +54,13 @@ def travel_page(request: HttpRequest, run_id: int) -> HttpResponse:
     if request.method == "POST":
         form = TravelForm(request.POST)
         if form.is_valid():
+            data = dict(form.cleaned_data)
             try:
                 travel.travel_request_save(
-                    run_id=run.pk, actor=signed_in(request.user), **form.cleaned_data
+                    run_id=run.pk,
+                    actor=signed_in(request.user),
+                    expected_version=data.pop("version"),
+                    **data,
                 )
             except DomainError as exc:
                 add_domain_errors(form, exc)
@@ -74,6 +78,7 @@ def travel_page(request: HttpRequest, run_id: int) -> HttpResponse:
                 "flights": existing.flights,
                 "lodging": existing.lodging,
                 "notes": existing.notes,
+                "version": existing.version,
             }
         )
     else:

@@ -477,3 +477,23 @@ def test_if_match_before_any_request_is_filed_is_refused_and_creates_nothing(
     # then
     assert response.status_code == 412
     assert not TravelRequest.objects.exists()
+
+
+def test_the_page_refuses_a_save_from_a_form_loaded_before_someone_else_saved(
+    world: World, astronomer: User
+) -> None:
+    # given a filed request, and its page loaded by the PI (it carries the version it shows)
+    url = f"/schedule/runs/{world.vm.pk}/travel/"
+    client = logged_in(astronomer)
+    client.post(url, form("Ada Lovelace", day(2), day(5)))
+    loaded = client.get(url).context["form"]["version"].value()
+    # when a co-investigator updates it meanwhile, then the PI saves the page they loaded
+    coi = UserFactory.create()
+    CoInvestigator.objects.create(proposal=world.vm.proposal, user=coi, email=coi.email)
+    logged_in(coi).post(url, form("Mary Somerville", day(1), day(5), version=str(loaded)))
+    stale = client.post(url, form("Caroline Herschel", day(2), day(6), version=str(loaded)))
+    # then the PI's save is refused on the page with a reason, and the co-I's stays
+    assert stale.status_code == 200
+    assert "changed since you loaded it" in stale.content.decode()
+    request = TravelRequest.objects.get(run=world.vm)
+    assert request.travellers == ["Mary Somerville"] and request.version == 2
