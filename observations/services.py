@@ -597,6 +597,10 @@ def ob_update(
     changed = _changed(ob, rules.ob_values(ob, data.sent()))
     if changed:
         _bump(ob, *changed)
+        if "contribution" in changed:
+            # a member's share moves its group's score, whatever the member's status: the
+            # night's candidate arrays watch the containers' versions for that
+            _bump(Container.objects.select_for_update().get(pk=ob.container_id))
         kind = EventKind.RENAME if changed == ["name"] else EventKind.EDIT
         _event(run, actor, kind, ob=ob, message=", ".join(changed))
     return ob

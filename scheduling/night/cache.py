@@ -31,9 +31,10 @@ What the fingerprint covers (aggregates over the telescope's rows)
   (a new execution, and its completion, which opens the next time-link window).
 * Ledger entries of those runs: count, largest id, sum of seconds (remaining allocation).
 * Run decisions: count, approved count, latest decision time (rank class, approval).
-Not covered: proposal grades (final before Phase 2 starts); a write to an OB outside the
-candidate statuses that bumps neither its container nor an execution (say, a draft's
-contribution in a group, which moves the group's score). The site is read by the same query.
+Not covered: proposal grades (final before Phase 2 starts). A write to an OB outside the
+candidate statuses matters only through its group (its share moves the group's score), and
+``ob_update`` bumps the group's version when a share changes. The site is read by the same
+query.
 
 The build reads after the fingerprint, each query in autocommit: a write between the two
 makes the arrays newer than their fingerprint, so the next request rebuilds once more;

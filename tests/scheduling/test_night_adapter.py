@@ -36,7 +36,7 @@ from observations.models import (
     Visit,
     VisitState,
 )
-from proposals.models import ObservingRun, Proposal
+from proposals.models import ObservingRun, Proposal, ProposalStatus
 from proposals.review.models import LedgerEntry, LedgerKind, Panel, PanelGrade, RunDecision
 from proposals.review.services import run_decide
 from scheduling.engine.ranking.arrays import CandidateArrays
@@ -587,6 +587,27 @@ def test_an_ob_edit_changes_the_ranking_input(world: World) -> None:
     arrays, _ = _checkout(cache, world)
     # then the arrays hold the new limit
     assert arrays.max_airmass[arrays.ids.tolist().index(str(ob.pk))] == 1.1
+
+
+def test_a_draft_group_member_s_contribution_edit_rebuilds_the_arrays(world: World) -> None:
+    from observations.commands import OBData
+    from observations.services import ob_update
+
+    # given a group with a member still being prepared (Phase 2 open), and cached arrays
+    Proposal.objects.filter(pk=world.run_a.proposal_id).update(status=ProposalStatus.APPROVED)
+    group = Container.objects.get(name="tiles")
+    draft = world.ob("tile 4", container=group, status=OBStatus.PARTIAL, contribution=1.0)
+    cache = NightCache()
+    _checkout(cache, world)
+    # when its PI changes the draft's share of the group (not a candidate: only the group's
+    # score, the candidates' shares, depend on it)
+    ob_update(ob_id=draft.pk, data=OBData(contribution=4.0), actor=world.run_a.proposal.pi)
+    arrays, hit = _checkout(cache, world)
+    # then the arrays are rebuilt with the tiles' new shares
+    assert not hit
+    assert_arrays_equal(
+        arrays, CandidateArrays.build(reference_candidates(world.telescope, world.night))
+    )
 
 
 @pytest.mark.django_db(transaction=True)
