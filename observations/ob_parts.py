@@ -27,9 +27,7 @@ from observations.models import (
     ObservationBlock,
     SiderealWindow,
 )
-
-# Private helpers of the one write path; services.py is to become a package that exports them.
-from observations.services import (
+from observations.services.base import (
     EventKind,
     _bump,
     _check_version,

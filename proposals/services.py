@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from dataflow.changes import set_changed
 from dataflow.errors import Frozen, InvalidInput, NotAllowed, StaleVersion
 from dataflow.permissions import (
     may_change_proposal_status,
@@ -97,16 +98,6 @@ def _full_clean(obj: models.Model, exclude: list[str] | None = None) -> None:
         obj.full_clean(exclude=exclude)
     except ValidationError as exc:
         raise InvalidInput("Invalid input.", exc.message_dict) from exc
-
-
-def _changed(obj: models.Model, values: dict[str, Any]) -> list[str]:
-    """Set ``values`` on ``obj``; return the names whose value differs from the stored one."""
-    changed = []
-    for name, value in values.items():
-        if getattr(obj, name) != value:
-            setattr(obj, name, value)
-            changed.append(name)
-    return changed
 
 
 def _part(
@@ -195,7 +186,7 @@ def proposal_update(
         raise InvalidInput("Invalid input.", {k: ["Give a text."] for k in bad})
     if "keywords" in sent:
         sent["keywords"] = rules.keywords(sent["keywords"])
-    changed = _changed(proposal, sent)
+    changed = set_changed(proposal, sent)
     _full_clean(proposal, exclude=["final_pdf"])
     if changed:
         proposal.save(update_fields=[*changed, "updated_at"])
@@ -250,7 +241,7 @@ def target_update(
     }
     values = rules.target_values({**stored, **data.sent()})
     _unique_target_name(proposal, values["name"], exclude_pk=target.pk)
-    changed = _changed(target, values)
+    changed = set_changed(target, values)
     _full_clean(target)
     if changed:
         target.save(update_fields=changed)
@@ -341,7 +332,7 @@ def run_update(
     run, proposal = _part(ObservingRun, run_id, actor=actor, expected_version=expected_version)
     stored = _stored_run(run)
     checked = _run_checked(proposal, {**stored, **data.sent()}, data)
-    changed = _changed(
+    changed = set_changed(
         run, {"telescope": checked.telescope, "instrument": checked.instrument, **checked.fields}
     )
     _full_clean(run)
