@@ -22,6 +22,10 @@ run: $(VENV)/.installed
 	@echo "Serving on http://$(HOST)/  (SQLite, Celery tasks run eagerly)"
 	$(PY) manage.py runserver $(HOST)
 
+# One pytest-xdist process a core (each with its own test database and Celery queue); work
+# stealing, as a schemathesis operation takes from a tenth of a second to half a minute.
+PYTEST_ARGS ?= -n auto --dist worksteal
+
 test: $(VENV)/.installed system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 

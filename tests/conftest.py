@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -52,6 +53,39 @@ def staff(db):
 def draft(astronomer, period):
     """A complete draft of ``astronomer`` in the open ``period``."""
     return complete_proposal(pi=astronomer, period=period)
+
+
+# The schemathesis run's summary at the end of the session (tests/api/test_schemathesis.py):
+# one line per operation and distinct failure, above pytest's own list of failed tests (which
+# names only the test). Here, not in tests/api/, so that the pytest-xdist controller, which
+# prints the summary and collects nothing, loads these hooks too.
+
+# A failing example of tests/api/test_schemathesis.py records ``(label, line)`` pairs under this
+# name in its test's user properties: they travel with the report, from a pytest-xdist worker
+# process too, to the process that prints the summary.
+SCHEMATHESIS_FAILURE = "schemathesis_failure"
+# Operation label -> "ST103 Undocumented status code".
+FAILURES: dict[str, set[str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == SCHEMATHESIS_FAILURE:
+            label, line = cast(tuple[str, str], value)
+            FAILURES.setdefault(label, set()).add(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FAILURES:
+        return
+    terminalreporter.section("schemathesis: operations that break their OpenAPI schema")
+    for label in sorted(FAILURES):
+        for line in sorted(FAILURES[label]):
+            terminalreporter.write_line(f"{label}: {line}")
+    terminalreporter.write_line(
+        "Each failure above is detailed in its test's report, with a curl command to reproduce "
+        "it; a 500 also shows the server's traceback."
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)

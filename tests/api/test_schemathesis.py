@@ -6,7 +6,7 @@ ids pinned to real seeded objects, and four checks: no 5xx, every status code de
 declared content type, the declared response schema. Each request runs in a savepoint rolled
 back afterwards, so every example starts from the same world (a DELETE or a submit does not
 starve the examples after it). Runs in ``make test`` and so in ``.ci/run``; the end of the
-session lists every operation that failed and how (``tests/api/conftest.py``).
+session lists every operation that failed and how (``tests/conftest.py``).
 """
 
 import datetime as dt
@@ -80,7 +80,7 @@ from scheduling.models import (
     ScheduleVersion,
     TravelRequest,
 )
-from tests.api.conftest import FAILURES
+from tests.conftest import SCHEMATHESIS_FAILURE
 from tests.factories import (
     PeriodFactory,
     ProposalFactory,
@@ -578,13 +578,13 @@ def answers() -> Iterator[Answers]:
         )
 
 
-def summarize(label: str, failure: BaseException) -> None:
+def summarize(node: pytest.Item, label: str, failure: BaseException) -> None:
     """One line per distinct failure, for the summary at the end of the session (conftest)."""
     found = failure.exceptions if isinstance(failure, BaseExceptionGroup) else (failure,)
     for item in found:
         code = getattr(item, "code", type(item).__name__)
         title = getattr(item, "title", str(item).splitlines()[0] if str(item) else "")
-        FAILURES.setdefault(label, set()).add(f"{code} {title}")
+        node.user_properties.append((SCHEMATHESIS_FAILURE, (label, f"{code} {title}")))
 
 
 @schema.parametrize()
@@ -596,6 +596,7 @@ def test_every_api_operation_conforms_to_its_schema(
     in_process: None,
     server_errors: list[str],
     answers: Answers,
+    request: pytest.FixtureRequest,
 ) -> None:
     answers.label = case.operation.label
     savepoint = transaction.savepoint()
@@ -605,7 +606,7 @@ def test_every_api_operation_conforms_to_its_schema(
         case.validate_response(response, checks=CHECKS)
     except (Exception, BaseExceptionGroup) as failure:  # schemathesis raises a group of failures
         answers.failed = True
-        summarize(case.operation.label, failure)
+        summarize(request.node, case.operation.label, failure)
         if server_errors:
             print("\nServer-side traceback of the last 500:\n" + server_errors[-1])
         raise

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
@@ -42,6 +43,8 @@ def running_worker(media_root: Path, mail_dir: Path) -> Iterator[subprocess.Pope
     if connection.vendor != "postgresql":
         pytest.skip("needs DATABASE_URL=postgres://... (the worker shares the test database)")
     db = connection.settings_dict
+    queue = django_settings.CELERY_TASK_DEFAULT_QUEUE
+    assert celery_app.conf.task_default_queue == queue, "tasks would miss the worker's queue"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dataflow.settings.test",
@@ -49,6 +52,9 @@ def running_worker(media_root: Path, mail_dir: Path) -> Iterator[subprocess.Pope
         "MEDIA_ROOT": str(media_root),
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
+        # This process's own queue (dataflow/settings/test.py): under pytest-xdist each
+        # process's worker takes only the tasks its own tests queue.
+        "DATAFLOW_CELERY_QUEUE": queue,
     }
     proc = subprocess.Popen(
         [
@@ -63,6 +69,7 @@ def running_worker(media_root: Path, mail_dir: Path) -> Iterator[subprocess.Pope
             "--loglevel=info",
             "--without-gossip",
             "--without-mingle",
+            f"--queues={queue}",
         ],
         env=env,
         stdout=subprocess.PIPE,
