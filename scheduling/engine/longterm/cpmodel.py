@@ -118,6 +118,7 @@ def solve_part(
     for name, value in (parameters or {}).items():
         setattr(solver.parameters, name, value)
     solver.best_bound_callback = reporter.on_bound
+    reporter.attach(solver)
     status = solver.Solve(m.model, reporter)
     size = {
         "vm_start_booleans": sum(len(v) for v in m.x.values()),
@@ -152,6 +153,20 @@ class Reporter(cp_model.CpSolverSolutionCallback):
         self._lock = threading.Lock()
         self.objective = float(initial_objective)
         self.bound = float(initial_bound)
+        self.stopped = False
+        self._solver: cp_model.CpSolver | None = None
+
+    def attach(self, solver: cp_model.CpSolver) -> None:
+        """The solver that :meth:`stop` stops (set before its search starts)."""
+        self._solver = solver
+
+    def stop(self) -> None:
+        """Stop the search, from any thread. A stop that comes before the search has started
+        is repeated at the search's first callback. Takes no lock (it is called while
+        another search's callback holds its own)."""
+        self.stopped = True
+        if self._solver is not None:
+            self._solver.stop_search()
 
     def on_solution_callback(self) -> None:
         with self._lock:
@@ -159,12 +174,16 @@ class Reporter(cp_model.CpSolverSolutionCallback):
             self.bound = min(self.bound, self.BestObjectiveBound())
             if self._emit is not None:
                 self._emit(self.objective, self.bound)
+        if self.stopped:
+            self.stop()
 
     def on_bound(self, bound: float) -> None:
         with self._lock:
             self.bound = min(self.bound, bound)
             if self._emit is not None:
                 self._emit(self.objective, self.bound)
+        if self.stopped:
+            self.stop()
 
 
 def _build(

@@ -1,9 +1,12 @@
 """Solve a long-term problem with CP-SAT: the public entry point :func:`solve_cpsat`.
 
 The model (variables, constraints, objective) is in :mod:`.cpmodel`. Telescopes that no link
-ties together are independent problems, solved side by side: the largest with every worker,
-the others with one search each, each until it is proven optimal or the time limit. The
-greedy schedule is computed first and hints each part. The parts' VM placements are merged
+ties together are independent problems (:func:`split`); two groups of telescopes tied by a
+single same-nights pair with one common start are solved as two cases, pair placed or left
+out, each of independent problems (:func:`cases`). All are solved side by side: the largest
+with every worker, the others with one search each, each until it is proven optimal or the
+time limit (a case that cannot beat the other is stopped). The greedy schedule is computed
+first and hints each problem. The parts' VM placements are merged
 and :func:`.improve.finish` ends the solve (fill and swap pass, SM hours delivered night by
 night); the greedy schedule is kept instead if it scores higher (``SolveInfo.winner``), so
 CP-SAT never returns less than greedy.
@@ -14,10 +17,11 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from scheduling.engine.longterm.cpmodel import Part, Reporter, solve_part
 from scheduling.engine.longterm.feasibility import (
+    VMOption,
     check_pins,
     run_weight,
     units,
@@ -26,7 +30,7 @@ from scheduling.engine.longterm.feasibility import (
 )
 from scheduling.engine.longterm.greedy import solve_greedy
 from scheduling.engine.longterm.improve import finish
-from scheduling.engine.longterm.problem import Problem, ScheduleConflict
+from scheduling.engine.longterm.problem import Link, Pin, Problem, Run, ScheduleConflict
 from scheduling.engine.longterm.solution import (
     PartInfo,
     Progress,
@@ -36,10 +40,14 @@ from scheduling.engine.longterm.solution import (
 )
 
 SUBSOLVERS: tuple[str, ...] = ("max_lp", "lb_tree_search")
-"""CP-SAT's workers for the largest part: one search with the full LP relaxation
-and one exploring the tree by best bound prove optimality much sooner than CP-SAT's default
-mix on these models (measured on synthetic periods); the greedy hint gives the first
-solution."""
+"""CP-SAT's workers for the largest part. With two workers CP-SAT runs only the first as a
+full search (with the full LP relaxation) and gives the second worker to its neighbourhood
+searches (LNS), which find the good schedules of the 1,000-run periods; the greedy hint
+gives the first solution. Measured, not adopted: both as full searches
+(``num_full_subsolvers=2``, no LNS) proved the UT2-UT4 model of the 300-run period of
+generator seed 3 alone in 40-53 s instead of not in 55 s (but not within the benchmark's
+60 s either), and left the oversubscribed year of generator seed 2 (solver seed 2) 7.05 %
+from its bound instead of 0.78 %."""
 
 ONE_WORKER: dict[str, object] = {"linearization_level": 2}
 """A part solved beside others gets one search, with the full LP relaxation (measured on the
@@ -79,21 +87,33 @@ def solve_cpsat(
         raise ScheduleConflict(conflicts)
     improve_s = min(IMPROVE_MAX_S, IMPROVE_SHARE * time_limit_s)
     greedy = solve_greedy(problem, improve_s=improve_s)
-    parts = split(problem)
-    hints = [_restrict(greedy, q) for q in parts]
-    board = _Board(progress, t0, [0] * len(parts), [_trivial_bound(q) for q in parts])
+    # Every part is solved as one or more alternative cases (see :func:`cases`), each case
+    # as independent sub-problems; all sub-problems of all parts form one flat pool.
+    parts = [cases(q) for q in split(problem)]
+    subs: list[Problem] = []
+    labels: list[str] = []
+    layout: list[list[list[int]]] = []  # part -> case -> indices into subs
+    for alternatives in parts:
+        layout.append([])
+        for case in alternatives:
+            layout[-1].append(list(range(len(subs), len(subs) + len(case.problems))))
+            subs.extend(case.problems)
+            labels.extend([case.label] * len(case.problems))
+    sub_options = [vm_options(q) for q in subs]
+    hints = [_restrict(greedy, q, o) for q, o in zip(subs, sub_options, strict=True)]
+    board = _Board(progress, t0, layout, [_trivial_bound(q) for q in subs])
     deadline = t0 + time_limit_s - improve_s
-    # The largest part (by feasible VM starts: typically telescopes tied by links) gets every
-    # worker, the others one search each; all run at once, each until it is proven or the
-    # deadline, so a part proven early leaves its core to the rest and no part waits for a
+    # The largest sub-problem (by feasible VM starts: typically telescopes tied by links) gets
+    # every worker, the others one search each; all run at once, each until it is proven or
+    # the deadline, so one proven early leaves its core to the rest and none waits for a
     # turn or has its share of the time guessed (CP-SAT releases the GIL while it searches).
-    sizes = [sum(len(o.starts) for o in vm_options(q).values()) for q in parts]
-    largest = max(range(len(parts)), key=lambda i: sizes[i])
+    sizes = [sum(len(o.starts) for o in opts.values()) for opts in sub_options]
+    largest = max(range(len(subs)), key=lambda i: sizes[i])
 
     def solve(i: int) -> Part:
         full = i == largest
         return solve_part(
-            parts[i],
+            subs[i],
             hints[i],
             board.reporter(i),
             time_limit_s=max(0.1, deadline - time.perf_counter()),
@@ -104,30 +124,39 @@ def solve_cpsat(
             log=log,
         )
 
-    with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-        results = list(pool.map(solve, range(len(parts))))
-    vm_starts: dict[str, int] = {}
-    for part, hint in zip(results, hints, strict=True):
-        vm_starts.update(part.vm_starts if part.vm_starts is not None else hint.vm_starts)
-    statuses = {p.status for p in results}
+    with ThreadPoolExecutor(max_workers=len(subs)) as pool:
+        results = list(pool.map(solve, range(len(subs))))
+    # the best bound CP-SAT reported during the search (or the trivial bound) stands in for
+    # a search stopped before its first solution, and tightens the final one of a search
+    # stopped early (measured: weaker than the bound it had reported)
+    bounds_of = [
+        int(b) if p.bound is None else min(p.bound, int(b))
+        for p, b in zip(results, board.bounds, strict=True)
+    ]
+    merged = [_merge(part_cases, results, bounds_of, hints) for part_cases in layout]
+    vm_starts = {r: slot for m in merged for r, slot in m.vm_starts.items()}
+    statuses = {m.status for m in merged}
     status = (
         "OPTIMAL"
         if statuses == {"OPTIMAL"}
         else ("FEASIBLE" if statuses <= {"OPTIMAL", "FEASIBLE"} else "UNKNOWN")
     )
-    bounds = [p.bound for p in results]
-    objectives = [p.objective for p in results]
+    bounds = [m.bound for m in merged]
+    objectives = [m.objective for m in merged]
     info = SolveInfo(
         solver="cp-sat",
         status=status,
         objective=0,
-        bound=None if None in bounds else sum(b for b in bounds if b is not None),
+        bound=sum(bounds),
         wall_s=0.0,
         greedy_objective=greedy.info.objective,
-        cpsat_objective=None if None in objectives else sum(o for o in objectives if o is not None),
+        cpsat_objective=None if None in objectives else sum(_known(o) for o in objectives),
         model_size=_sum_sizes(results),
-        parts=tuple(_part_info(q, p) for q, p in zip(parts, results, strict=True)),
-        sm_model_hours=sum(p.sm_hours for p in results),
+        parts=tuple(
+            _part_info(q, replace(p, bound=b), label)
+            for q, p, b, label in zip(subs, results, bounds_of, labels, strict=True)
+        ),
+        sm_model_hours=sum(m.sm_hours for m in merged),
     )
     solution = finish(
         problem, vm_starts, info, budget_s=max(0.0, t0 + time_limit_s - time.perf_counter())
@@ -146,13 +175,167 @@ def solve_cpsat(
         wall_s=wall,
     )
     if progress is not None:
-        bound = final.bound if final.bound is not None else sum(board.bounds)
+        bound = final.bound if final.bound is not None else board.total()[1]
         progress(Progress(final.objective, max(bound, final.objective), wall))
     return replace(kept, info=final)
 
 
+def _known(value: int | None) -> int:
+    assert value is not None
+    return value
+
+
+@dataclass(frozen=True)
+class _Merged:
+    """One part's result: the best case's schedule (the greedy hint's if no case has a
+    schedule of every sub-problem), objective and SM hours, and the part's bound (the best
+    case bound)."""
+
+    vm_starts: dict[str, int]
+    objective: int | None
+    bound: int
+    sm_hours: float
+    status: str
+
+
+def _merge(
+    part_cases: list[list[int]], results: list[Part], bounds: list[int], hints: list[Solution]
+) -> _Merged:
+    """The best case of one part. The part is OPTIMAL when that case's sub-problems are all
+    proven and no other case's bound exceeds its objective (a case stopped early because it
+    could not win counts through its bound)."""
+    scores = {
+        k: sum(_known(results[i].objective) for i in case)
+        for k, case in enumerate(part_cases)
+        if all(results[i].vm_starts is not None for i in case)
+    }
+    case_bounds = [sum(bounds[i] for i in case) for case in part_cases]
+    bound = max(case_bounds)
+    if not scores:
+        starts = {r: s for case in part_cases for i in case for r, s in hints[i].vm_starts.items()}
+        return _Merged(starts, None, bound, 0.0, "UNKNOWN")
+    best = max(scores, key=lambda k: scores[k])
+    chosen = [results[i] for i in part_cases[best]]
+    proven = all(p.status == "OPTIMAL" for p in chosen) and max(case_bounds) <= scores[best]
+    return _Merged(
+        {r: s for p in chosen for r, s in (p.vm_starts or {}).items()},
+        scores[best],
+        bound,
+        sum(p.sm_hours for p in chosen),
+        "OPTIMAL" if proven else "FEASIBLE",
+    )
+
+
 def split(problem: Problem) -> list[Problem]:
-    """Independent sub-problems: groups of telescopes tied by links, with their runs."""
+    """Independent sub-problems: groups of telescopes tied by links, with their runs.
+
+    A same-nights link whose two runs share no feasible start ties nothing: neither run can
+    be scheduled (nor, through their links, their partners), so both get every date
+    impossible and the link is dropped."""
+    options = vm_options(problem)
+    dead = {
+        r
+        for link in problem.links
+        if link.kind == "same_nights" and not _common_starts(options, link)
+        for r in (link.first, link.second)
+    }
+    live = tuple(x for x in problem.links if x.first not in dead or x.second not in dead)
+    problem = replace_runs(problem, {r: _never(problem, problem.run(r)) for r in dead}, live)
+    groups = _groups(problem, problem.links)
+    if len(groups) == 1:
+        return [problem]
+    return [_telescopes(problem, names) for names in groups]
+
+
+CASE_LIMIT = 2
+"""A same-nights pair is split by cases only if this makes at most this many cases (its
+runs share at most ``CASE_LIMIT - 1`` feasible starts): each case solves every group of the
+part once more."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One alternative way to solve a part: independent problems, and what the case decided
+    (empty when the part is not split)."""
+
+    label: str
+    problems: tuple[Problem, ...]
+
+
+def cases(part: Problem) -> list[Case]:
+    """The alternative ways to solve ``part``, each as independent problems.
+
+    Usually one case, the part itself. But when one same-nights pair alone ties two groups of
+    telescopes (no other link between them, no other link on its runs, no pin in the part:
+    so that every case is feasible), and its runs share few feasible starts (see
+    :data:`CASE_LIMIT`), the part splits into cases: the pair pinned on each common start,
+    or both runs left out (made impossible). In each case the two groups are independent;
+    the part's optimum is the best case's. CP-SAT does not split a joint model by itself:
+    measured on the 300-run benchmark period of generator seed 1 (UT3 and UT4 tied by two
+    5-night runs with one common start), the joint model was not proven in 55 s, the two
+    cases (four one-telescope problems) in 14-51 s, the other two telescopes alongside
+    (load average 3-5).
+    """
+    if part.pins:
+        return [Case("", (part,))]
+    options = vm_options(part)
+    degree: dict[str, int] = {}
+    for link in part.links:
+        for r in (link.first, link.second):
+            degree[r] = degree.get(r, 0) + 1
+    for link in part.links:
+        if link.kind != "same_nights" or degree[link.first] + degree[link.second] != 2:
+            continue
+        common = _common_starts(options, link)
+        groups = _groups(part, tuple(x for x in part.links if x is not link))
+        if len(groups) != 2 or len(common) + 1 > CASE_LIMIT:
+            continue
+        out = []
+        for s in common:
+            when = part.dates[s // 2]
+            pins = (Pin(link.first, when, bool(s % 2)), Pin(link.second, when, bool(s % 2)))
+            pinned = replace_runs(part, {}, tuple(x for x in part.links if x is not link), pins)
+            label = f"{link.describe()} on slot {s}"
+            out.append(Case(label, tuple(_telescopes(pinned, names) for names in groups)))
+        never = {r: _never(part, part.run(r)) for r in (link.first, link.second)}
+        without = replace_runs(part, never, tuple(x for x in part.links if x is not link))
+        label = f"{link.describe()} left out"
+        out.append(Case(label, tuple(_telescopes(without, names) for names in groups)))
+        return out
+    return [Case("", (part,))]
+
+
+def _common_starts(options: dict[str, VMOption], link: Link) -> list[int]:
+    a, b = options[link.first].starts.tolist(), options[link.second].starts.tolist()
+    return sorted(set(a) & set(b))
+
+
+def _never(problem: Problem, run: Run) -> Run:
+    """``run`` with every date impossible (it cannot be scheduled)."""
+    return replace(run, impossible=frozenset(problem.dates))
+
+
+def replace_runs(
+    problem: Problem,
+    runs: dict[str, Run],
+    links: tuple[Link, ...],
+    pins: tuple[Pin, ...] = (),
+) -> Problem:
+    """``problem`` with some runs replaced, these links and extra pins."""
+    return Problem(
+        dates=problem.dates,
+        dark_hours=problem.dark_hours,
+        moon_fli=problem.moon_fli,
+        telescopes=problem.telescopes,
+        runs=tuple(runs.get(r.id, r) for r in problem.runs),
+        links=links,
+        pins=problem.pins + pins,
+        ra_bins=problem.ra_bins,
+    )
+
+
+def _groups(problem: Problem, links: tuple[Link, ...]) -> list[set[str]]:
+    """Telescope names grouped by ``links`` (connected components)."""
     parent = {t.name: t.name for t in problem.telescopes}
 
     def find(x: str) -> str:
@@ -160,16 +343,14 @@ def split(problem: Problem) -> list[Problem]:
             x = parent[x]
         return x
 
-    for link in problem.links:
+    for link in links:
         a = find(problem.run(link.first).telescope)
         b = find(problem.run(link.second).telescope)
         parent[a] = b
     groups: dict[str, set[str]] = {}
     for t in problem.telescopes:
         groups.setdefault(find(t.name), set()).add(t.name)
-    if len(groups) == 1:
-        return [problem]
-    return [_telescopes(problem, names) for names in groups.values()]
+    return list(groups.values())
 
 
 def _telescopes(problem: Problem, names: set[str]) -> Problem:
@@ -187,20 +368,26 @@ def _telescopes(problem: Problem, names: set[str]) -> Problem:
     )
 
 
-def _restrict(solution: Solution, part: Problem) -> Solution:
-    """``solution``'s schedule of the runs of ``part`` (a hint for that part)."""
+def _restrict(solution: Solution, part: Problem, options: dict[str, VMOption]) -> Solution:
+    """``solution``'s schedule of the runs of ``part`` (a hint for that part), without the
+    VM starts that ``part`` does not allow (a case may pin or leave out a linked pair)."""
     ids = {r.id for r in part.runs}
     return Solution(
-        {r: s for r, s in solution.vm_starts.items() if r in ids},
+        {
+            r: s
+            for r, s in solution.vm_starts.items()
+            if r in ids and s in set(options[r].starts.tolist())
+        },
         {r: h for r, h in solution.sm_served.items() if r in ids},
         tuple(x for x in solution.reservations if x.telescope in {t.name for t in part.telescopes}),
         solution.info,
     )
 
 
-def _part_info(problem: Problem, part: Part) -> PartInfo:
+def _part_info(problem: Problem, part: Part, case: str) -> PartInfo:
     return {
         "telescopes": ",".join(t.name for t in problem.telescopes),
+        "case": case,
         "status": part.status,
         "wall_s": round(part.wall_s, 2),
         "objective": part.objective if part.objective is not None else 0,
@@ -230,34 +417,56 @@ def _trivial_bound(problem: Problem) -> int:
 
 
 class _Board:
-    """Best objective and bound of every part, summed into one progress report for the
-    whole problem (parts not solved yet count with a trivial bound)."""
+    """Best objective and bound of every sub-problem, added up into one progress report for
+    the whole problem: per part, the best case (sub-problems not solved yet count with a
+    trivial bound)."""
 
     def __init__(
         self,
         progress: ProgressCallback | None,
         t0: float,
-        objectives: list[float],
+        layout: list[list[list[int]]],
         bounds: list[float],
     ) -> None:
         self._progress = progress
         self._t0 = t0
+        self._layout = layout
         self._lock = threading.Lock()
-        self.objectives = list(objectives)
+        self.objectives = [0.0] * len(bounds)
         self.bounds = list(bounds)
+        self._reporters: dict[int, Reporter] = {}
+        self._part_of = {i: part for part in layout for case in part for i in case}
+
+    def total(self) -> tuple[float, float]:
+        """(objective, bound) of the whole problem: per part, the best case's."""
+        objective = bound = 0.0
+        for part_cases in self._layout:
+            objective += max(sum(self.objectives[i] for i in case) for case in part_cases)
+            bound += max(sum(self.bounds[i] for i in case) for case in part_cases)
+        return objective, bound
 
     def reporter(self, i: int) -> Reporter:
         def emit(objective: float, bound: float) -> None:
             with self._lock:
                 self.objectives[i] = max(self.objectives[i], objective)
                 self.bounds[i] = min(self.bounds[i], bound)
+                self._stop_losing_cases(self._part_of[i])
                 if self._progress is not None:
-                    self._progress(
-                        Progress(
-                            sum(self.objectives),
-                            sum(self.bounds),
-                            time.perf_counter() - self._t0,
-                        )
-                    )
+                    total = self.total()
+                    self._progress(Progress(*total, time.perf_counter() - self._t0))
 
-        return Reporter(emit, self.objectives[i], self.bounds[i])
+        self._reporters[i] = Reporter(emit, self.objectives[i], self.bounds[i])
+        return self._reporters[i]
+
+    def _stop_losing_cases(self, part_cases: list[list[int]]) -> None:
+        """Stop the searches of every case whose bound is below another case's objective
+        (a sub-problem without a schedule yet counts zero: its objective is >= 0)."""
+        if len(part_cases) < 2:
+            return
+        scores = [sum(self.objectives[i] for i in case) for case in part_cases]
+        for k, case in enumerate(part_cases):
+            others = max(x for j, x in enumerate(scores) if j != k)
+            if sum(self.bounds[i] for i in case) < others:
+                for i in case:
+                    if i in self._reporters:
+                        self._reporters[i].stop()

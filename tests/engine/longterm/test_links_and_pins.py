@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scheduling.engine.longterm.checker import check_solution
-from scheduling.engine.longterm.cpsat import solve_cpsat
+from scheduling.engine.longterm.cpsat import solve_cpsat, split
 from scheduling.engine.longterm.greedy import solve_greedy
 from scheduling.engine.longterm.problem import Link, Pin, ProblemError, ScheduleConflict
 from tests.engine.longterm.builders import day, days, nights_of, problem, telescope, vm
@@ -185,3 +185,56 @@ def test_linked_pair_where_one_side_alone_would_leave_its_run_out(
         assert s.vm_starts == {"a": 0, "b": 0}
     else:
         assert set(s.vm_starts) == {"rival"}
+
+
+def _pair_problem(pair_class: str):
+    """UT1 and UT2 tied by a 2-night same-nights pair that can only start on night 2 (UT2
+    is technical on nights 0-1 and 4-7), a 4-night run on UT1 that wants nights 0-3."""
+    n = 8
+    tels = [telescope("UT1", n=n), telescope("UT2", n=n, technical=(0, 1, 4, 5, 6, 7))]
+    runs = [
+        vm("long", 4, n=n, rank_class="B", impossible=days(4, 5, 6, 7)),
+        vm("a", 2, n=n, telescope="UT1", rank_class=pair_class, impossible=days(0, 1)),
+        vm("b", 2, n=n, telescope="UT2", rank_class=pair_class),
+        vm("c", 1, n=n, telescope="UT1"),
+    ]
+    return problem(runs, n=n, telescopes=tels, links=(Link("a", "b", "same_nights"),))
+
+
+@pytest.mark.parametrize(("pair_class", "pair_placed"), [("A", True), ("C", False)])
+def test_a_same_nights_pair_with_one_common_start_is_solved_by_cases(pair_class, pair_placed):
+    # given two telescopes tied only by a pair with a single common start, in conflict with
+    # a B run on UT1: an A pair wins over it, a C pair loses
+    p = _pair_problem(pair_class)
+    # when
+    s = solve_cpsat(p, time_limit_s=10)
+    # then: one case with the pair on its start, one without; the better one is kept, proven
+    assert check_solution(p, s) == []
+    cases = {x["case"] for x in s.info.parts}
+    assert len(cases) == 2 and all(cases)
+    assert s.info.status == "OPTIMAL"
+    assert ("a" in s.vm_starts) is pair_placed
+    assert ("b" in s.vm_starts) is pair_placed
+    assert ("long" in s.vm_starts) is not pair_placed
+    assert s.info.objective >= solve_greedy(p).info.objective
+
+
+def test_a_same_nights_pair_without_common_start_ties_nothing():
+    # given a pair whose runs can never start together (UT2 technical where UT1 can start)
+    n = 6
+    tels = [telescope("UT1", n=n), telescope("UT2", n=n, technical=(3, 4, 5))]
+    runs = [
+        vm("a", 2, n=n, telescope="UT1", impossible=days(0, 1, 2)),
+        vm("b", 2, n=n, telescope="UT2"),
+        vm("c", 1, n=n, telescope="UT2"),
+    ]
+    p = problem(runs, n=n, telescopes=tels, links=(Link("a", "b", "same_nights"),))
+    # when
+    parts = split(p)
+    s = solve_cpsat(p, time_limit_s=10)
+    # then: the telescopes are solved apart and neither run of the pair is scheduled
+    assert [len(q.telescopes) for q in parts] == [1, 1]
+    assert check_solution(p, s) == []
+    assert s.info.status == "OPTIMAL"
+    assert not {"a", "b"} & set(s.vm_starts)
+    assert "c" in s.vm_starts
