@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from scheduling.engine.longterm.checker import check_solution
-from scheduling.engine.longterm.cpsat import solve_cpsat, split
+from scheduling.engine.longterm.cpsat import solve_cpsat
+from scheduling.engine.longterm.decompose import split
 from scheduling.engine.longterm.greedy import solve_greedy
 from scheduling.engine.longterm.problem import Link, Pin, ProblemError, ScheduleConflict
 from tests.engine.longterm.builders import day, days, nights_of, problem, telescope, vm

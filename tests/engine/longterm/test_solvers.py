@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from scheduling.engine.longterm.checker import check_solution
-from scheduling.engine.longterm.cpsat import solve_cpsat, split
+from scheduling.engine.longterm.cpsat import solve_cpsat
+from scheduling.engine.longterm.decompose import split
 from scheduling.engine.longterm.greedy import solve_greedy
 from scheduling.engine.longterm.problem import Link
 from scheduling.engine.longterm.sky import SkyArrays
