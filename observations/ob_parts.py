@@ -195,13 +195,14 @@ def chart_add(
 
 @transaction.atomic
 def chart_remove(
-    *, chart_id: int, actor: User, expected_version: int | None = None
+    *, chart_id: int, actor: User, expected_version: int | None = None, ob_id: int | None = None
 ) -> ObservationBlock:
-    """Remove a finding chart; ``expected_version`` is its OB's."""
-    ob_id = FindingChart.objects.filter(pk=chart_id).values_list("ob_id", flat=True).first()
-    if ob_id is None:
+    """Remove a finding chart; ``expected_version`` is its OB's (``ob_id``, if the caller names
+    it: a chart of another OB is not found)."""
+    owner = FindingChart.objects.filter(pk=chart_id).values_list("ob_id", flat=True).first()
+    if owner is None or ob_id not in (None, owner):
         raise FindingChart.DoesNotExist(f"No finding chart {chart_id}.")
-    ob, run = _lock_ob_for_edit(ob_id, actor, expected_version)
+    ob, run = _lock_ob_for_edit(owner, actor, expected_version)
     chart = FindingChart.objects.get(pk=chart_id)  # under the OB's lock: still there
     chart.delete()
     _bump(ob)

@@ -189,6 +189,7 @@ class PartViews(OBViews):
         ob = self._editable(ob_id)
         ob_parts.chart_remove(
             chart_id=self._chart_id(ob, chart_index),
+            ob_id=ob.pk,
             actor=actor(request),
             expected_version=expected_version(request),
         )

@@ -96,6 +96,7 @@ class TemplateViews(OBViews):
         data.is_valid(raise_exception=True)
         services.template_set_values(
             template_id=template.pk,
+            ob_id=ob.pk,
             values=data.values(),
             actor=actor(request),
             expected_version=expected_version(request),
@@ -110,6 +111,7 @@ class TemplateViews(OBViews):
         template = self._template(ob, template_id)
         services.template_delete(
             template_id=template.pk,
+            ob_id=ob.pk,
             actor=actor(request),
             expected_version=expected_version(request),
         )

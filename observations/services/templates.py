@@ -30,9 +30,13 @@ from proposals.models import ObservingRun
 # --------------------------------------------------------------------------------------------
 
 
-def _lock_template(template_id: int) -> tuple[Template, ObservationBlock, ObservingRun]:
+def _lock_template(
+    template_id: int, named_ob_id: int | None = None
+) -> tuple[Template, ObservationBlock, ObservingRun]:
+    """Lock the template's OB and run; a template of another OB than the one the caller named
+    (``named_ob_id``, whose version its If-Match carries) is not found."""
     ob_id = Template.objects.filter(pk=template_id).values_list("ob_id", flat=True).first()
-    if ob_id is None:
+    if ob_id is None or named_ob_id not in (None, ob_id):
         raise Template.DoesNotExist(f"No template {template_id}.")
     ob, run = _lock_ob(ob_id)
     return Template.objects.select_related("signature").get(pk=template_id), ob, run
@@ -107,10 +111,11 @@ def template_set_values(
     values: dict[str, Any],
     actor: User,
     expected_version: int | None = None,
+    ob_id: int | None = None,
 ) -> Template:
     """Set some parameter values of a template (type, range, allowed values checked);
-    ``expected_version`` is the OB's."""
-    template, ob, run = _lock_template(template_id)
+    ``expected_version`` is the OB's (``ob_id``, if the caller names it)."""
+    template, ob, run = _lock_template(template_id, ob_id)
     ensure_may_edit_ob(ob, run, actor)
     _check_version(ob, expected_version)
     if not isinstance(values, dict):
@@ -129,9 +134,12 @@ def template_set_values(
 
 
 @transaction.atomic
-def template_delete(*, template_id: int, actor: User, expected_version: int | None = None) -> None:
-    """Remove a template from its OB; ``expected_version`` is the OB's."""
-    template, ob, run = _lock_template(template_id)
+def template_delete(
+    *, template_id: int, actor: User, expected_version: int | None = None, ob_id: int | None = None
+) -> None:
+    """Remove a template from its OB; ``expected_version`` is the OB's (``ob_id``, if the
+    caller names it)."""
+    template, ob, run = _lock_template(template_id, ob_id)
     ensure_may_edit_ob(ob, run, actor)
     _check_version(ob, expected_version)
     name = template.signature.name

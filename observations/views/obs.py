@@ -393,6 +393,7 @@ def template_save(request: HttpRequest, ob_id: int) -> HttpResponse:
         try:
             services.template_set_values(
                 template_id=template.id,
+                ob_id=ob.pk,
                 values=form.values(),
                 actor=actor(request),
                 expected_version=form.cleaned_data["version"],
@@ -419,7 +420,10 @@ def template_delete(request: HttpRequest, ob_id: int) -> HttpResponse:
         if not Template.objects.filter(pk=pk, ob=ob).exists():  # a template of this OB only
             raise Template.DoesNotExist(f"No template {pk} in OB {ob.pk}.")
         services.template_delete(
-            template_id=pk, actor=actor(request), expected_version=form.cleaned_data["version"]
+            template_id=pk,
+            ob_id=ob.pk,
+            actor=actor(request),
+            expected_version=form.cleaned_data["version"],
         )
 
     return _write(
@@ -561,7 +565,10 @@ def chart_remove(request: HttpRequest, ob_id: int) -> HttpResponse:
         if not FindingChart.objects.filter(pk=pk, ob=ob).exists():
             raise FindingChart.DoesNotExist(f"No finding chart {pk} on OB {ob.pk}.")
         ob_parts.chart_remove(
-            chart_id=pk, actor=actor(request), expected_version=form.cleaned_data["version"]
+            chart_id=pk,
+            ob_id=ob.pk,
+            actor=actor(request),
+            expected_version=form.cleaned_data["version"],
         )
 
     return _write(

@@ -445,3 +445,37 @@ def test_staff_read_and_review_but_do_not_edit(phase2: Phase2) -> None:
     assert (waived.short_ob_waived, waived.version) == (True, 2)
     with pytest.raises(NotAllowed):
         services.ob_set_short_waiver(ob_id=ob.pk, waived=False, actor=phase2.pi)
+
+
+def test_a_template_or_chart_named_under_another_ob_is_not_found_and_stays(
+    phase2: Phase2,
+) -> None:
+    from observations import ob_parts
+    from observations.models import FindingChart
+    from tests.observations.test_ob_parts import _image
+
+    # given two OBs of the PI, a template and a chart on the second
+    first, second = _ob(phase2), _ob(phase2)
+    template = services.template_add(
+        ob_id=second.pk, signature_name="FORS2_img_acq", actor=phase2.pi
+    )
+    chart = ob_parts.chart_add(
+        ob_id=second.pk, name="a.jpg", content=_image("JPEG"), actor=phase2.pi
+    )
+    first_version = ObservationBlock.objects.get(pk=first.pk).version
+    # when a caller names them under the first OB, with the first OB's version (If-Match)
+    with pytest.raises(Template.DoesNotExist):
+        services.template_delete(
+            template_id=template.pk, ob_id=first.pk, actor=phase2.pi, expected_version=first_version
+        )
+    with pytest.raises(Template.DoesNotExist):
+        services.template_set_values(
+            template_id=template.pk, ob_id=first.pk, values={}, actor=phase2.pi
+        )
+    with pytest.raises(FindingChart.DoesNotExist):
+        ob_parts.chart_remove(
+            chart_id=chart.pk, ob_id=first.pk, actor=phase2.pi, expected_version=first_version
+        )
+    # then both are still there, on the second OB
+    assert Template.objects.filter(pk=template.pk, ob=second).exists()
+    assert FindingChart.objects.filter(pk=chart.pk, ob=second).exists()

@@ -339,6 +339,7 @@ class TemplateView(P2View):
         values = shapes.changed_values(selectors.template_view(template), data["parameters"])
         services.template_set_values(
             template_id=template.pk,
+            ob_id=ob_id,
             values=values,
             actor=_actor(request),
             expected_version=expected_version(request),
@@ -355,6 +356,7 @@ class TemplateView(P2View):
         template = _template(request, ob_id, template_id, write=True)
         services.template_delete(
             template_id=template.pk,
+            ob_id=ob_id,
             actor=_actor(request),
             expected_version=expected_version(request),
         )

@@ -176,7 +176,10 @@ class FindingChartView(P2View):
         ob = _writable_ob(request, ob_id)
         chart = _chart(ob, chart_index)
         changed = ob_parts.chart_remove(
-            chart_id=chart.pk, actor=_actor(request), expected_version=expected_version(request)
+            chart_id=chart.pk,
+            ob_id=ob.pk,
+            actor=_actor(request),
+            expected_version=expected_version(request),
         )
         return no_content(changed.version)
 
