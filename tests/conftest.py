@@ -3,6 +3,7 @@ from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -17,6 +18,13 @@ def bearer_client(user: User) -> APIClient:
     token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    return client
+
+
+def logged_in(user: User) -> Client:
+    """A page client with ``user``'s session."""
+    client = Client()
+    client.force_login(user)
     return client
 
 

@@ -28,6 +28,7 @@ from proposals.models import (
     ProposalEvent,
     ProposalStatus,
 )
+from tests.conftest import logged_in
 from tests.factories import (
     InstrumentFactory,
     PeriodFactory,
@@ -44,12 +45,6 @@ Counter = Callable[..., Any]  # pytest-django's django_assert_num_queries
 def bearer(user: User) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
-    return client
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
     return client
 
 

@@ -22,7 +22,25 @@ from observations.models import (
 )
 from proposals.models import CoInvestigator, ObservingRun, Proposal, ProposalStatus
 from tests.archive.frames import START
+from tests.archive.make_files import programme
 from tests.factories import PeriodFactory, RunFactory, UserFactory
+
+
+@pytest.fixture
+def archive_in_tmp(settings: Any, tmp_path: Path) -> None:
+    """Archive storage in the test's temporary folder."""
+    settings.ARCHIVE_ROOT = tmp_path
+
+
+@pytest.fixture
+def pi() -> User:
+    """A PI (with ``proposal``: of an approved programme, ``make_files.programme``)."""
+    return UserFactory.create(username="pi")
+
+
+@pytest.fixture
+def proposal(pi: User) -> Proposal:
+    return programme(pi)
 
 
 @dataclass

@@ -1,40 +1,16 @@
 """Data delegates: a PI names who else reads the programme's proprietary files; access is
 decided at download time, so naming and removing take effect at once."""
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 
 from archive.models import ArchiveEvent, ArchiveEventKind, DataDelegate
 from proposals.models import CoInvestigator, Proposal
-from tests.archive.make_files import make_file, programme
+from tests.archive.make_files import make_file
+from tests.conftest import logged_in
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _archive_root(settings: Any, tmp_path: Path) -> None:
-    settings.ARCHIVE_ROOT = tmp_path
-
-
-@pytest.fixture
-def pi() -> User:
-    return UserFactory.create(username="pi")
-
-
-@pytest.fixture
-def proposal(pi: User) -> Proposal:
-    return programme(pi)
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("archive_in_tmp")]
 
 
 def test_a_delegate_named_by_the_pi_downloads_the_proprietary_files_until_removed(

@@ -27,32 +27,11 @@ from archive.models import (
     DownloadStatus,
 )
 from proposals.models import CoInvestigator, Proposal
-from tests.archive.make_files import make_file, programme
-from tests.conftest import bearer_client
+from tests.archive.make_files import make_file
+from tests.conftest import bearer_client, logged_in
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _archive_root(settings: Any, tmp_path: Path) -> None:
-    settings.ARCHIVE_ROOT = tmp_path
-
-
-@pytest.fixture
-def pi() -> User:
-    return UserFactory.create(username="pi")
-
-
-@pytest.fixture
-def proposal(pi: User) -> Proposal:
-    return programme(pi)
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("archive_in_tmp")]
 
 
 def stored_bytes(archive_file: Any) -> bytes:

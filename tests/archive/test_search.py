@@ -4,7 +4,6 @@ its pages; the file page with its header; the same search through the API."""
 
 import datetime
 import html
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +13,7 @@ from archive.models import Category
 from tests.archive.make_files import make_file, programme
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _archive_root(settings: Any, tmp_path: Path) -> None:
-    settings.ARCHIVE_ROOT = tmp_path
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("archive_in_tmp")]
 
 
 def dp_ids(response: Any) -> list[str]:

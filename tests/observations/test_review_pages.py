@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -28,6 +27,7 @@ from observations.models import (
     Template,
     TemplateSignature,
 )
+from tests.conftest import logged_in
 from tests.factories import InstrumentFactory, PeriodFactory, TelescopeFactory
 from tests.observations.conftest import Phase2
 
@@ -36,12 +36,6 @@ pytestmark = pytest.mark.django_db
 Counter = Callable[..., Any]  # pytest-django's django_assert_num_queries
 
 QUEUE = "/phase2/review/"
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def ob_url(ob: ObservationBlock, action: str = "") -> str:

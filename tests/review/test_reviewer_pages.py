@@ -22,6 +22,7 @@ from proposals.review.models import (
     Review,
     ReviewStatus,
 )
+from tests.conftest import logged_in
 from tests.factories import UserFactory, complete_proposal
 
 pytestmark = pytest.mark.django_db
@@ -53,12 +54,6 @@ def panel_of(period: Period, name: str = "Panel C1", days: float = 10) -> Panel:
 def assign(proposal: Proposal, user: User, panel: Panel, role: str = "primary") -> Assignment:
     PanelMember.objects.get_or_create(panel=panel, user=user)
     return Assignment.objects.create(proposal=proposal, reviewer=user, panel=panel, role=role)
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def grade_url(assignment: Assignment) -> str:

@@ -39,6 +39,7 @@ from proposals.review.services import run_decide
 from scheduling.engine.ranking.model import Conditions, RankingOptions, Transparency
 from scheduling.forms_night import RankForm
 from scheduling.night.ranking import rank_for
+from tests.conftest import logged_in
 from tests.factories import UserFactory
 from tests.observations.conftest import add_signatures, reviewed_proposal
 
@@ -143,12 +144,6 @@ def operator(db: None) -> User:
 @pytest.fixture
 def world(operator: User, staff: User, astronomer: User) -> NightWorld:
     return night_world(operator, staff, astronomer)
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def ranking_query(world: NightWorld, **extra: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from scheduling.models import (
     ScheduleJob,
     ScheduleVersion,
 )
+from tests.conftest import logged_in
 from tests.scheduling.test_jobs import START, World, approved_period, start
 
 TECHNICAL = START + dt.timedelta(days=10)
@@ -42,12 +43,6 @@ def solved(world: World, staff: User, django_capture_on_commit_callbacks: Any) -
     job = start(world, staff, django_capture_on_commit_callbacks)
     assert job.status == JobStatus.DONE, job.error
     return ScheduleVersion.objects.get(job=job)
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def row_of(html: str, date: dt.date) -> str:

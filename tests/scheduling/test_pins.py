@@ -23,7 +23,7 @@ from scheduling.models import (
     ScheduleEvent,
     ScheduleVersion,
 )
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, logged_in
 from tests.scheduling.test_jobs import NIGHTS, START, World, approved_period, start
 
 TECHNICAL = START + dt.timedelta(days=10)
@@ -49,12 +49,6 @@ def other_vm(world: World, number: int) -> ObservingRun:
     return ObservingRun.objects.get(
         proposal__period=world.period, proposal__programme_number=number
     )
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def pin_form(run: ObservingRun, start: dt.date, second_half: bool = False) -> dict[str, str]:

@@ -9,14 +9,13 @@ import io
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 
 from dataflow.errors import InvalidInput, NotAllowed, TransitionNotAllowed
 from proposals.models import CoInvestigator
 from scheduling import services
 from scheduling.models import ScheduleEvent, ScheduleVersion, TravelRequest, TravelStatus
 from scheduling.travel import travel_request_confirm, travel_request_save
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, logged_in
 from tests.factories import UserFactory
 from tests.scheduling.test_accept import day, version_with
 from tests.scheduling.test_jobs import World, approved_period
@@ -32,12 +31,6 @@ def world(staff: User, astronomer: User) -> World:
     )
     services.version_accept(version_id=version.pk, actor=staff)
     return found
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def form(travellers: str, arrival: dt.date, departure: dt.date, **extra: str) -> dict[str, str]:
