@@ -99,13 +99,22 @@ def solve_part(
     subsolvers: tuple[str, ...] = (),
     log: bool = False,
     parameters: Mapping[str, object] | None = None,
+    start_values: Mapping[str, Mapping[int, int]] | None = None,
+    offset: int = 0,
 ) -> Part:
     """Solve ``problem`` with CP-SAT, hinted with ``hint`` (the greedy schedule). Raises
     ScheduleConflict, naming pins and links, if they cannot all hold."""
     t0 = time.perf_counter()
     options = vm_options(problem)
     starts = {rid: (o.starts, o.bonus) for rid, o in options.items()}
-    m = _build(problem, starts, with_assumptions=False)
+    for rid, values in (start_values or {}).items():
+        st, bonus = starts[rid]
+        keep = np.isin(st, list(values))
+        extra = np.array([values[s] for s in st[keep].tolist()], dtype=np.int64)
+        starts[rid] = (st[keep], bonus[keep] + extra)
+    m = _build(
+        problem, starts, with_assumptions=False, exact=set(start_values or ()), offset=offset
+    )
     if hint is not None:
         _hint(problem, m, hint)
     solver = cp_model.CpSolver()
@@ -118,7 +127,6 @@ def solve_part(
     for name, value in (parameters or {}).items():
         setattr(solver.parameters, name, value)
     solver.best_bound_callback = reporter.on_bound
-    reporter.attach(solver)
     status = solver.Solve(m.model, reporter)
     size = {
         "vm_start_booleans": sum(len(v) for v in m.x.values()),
@@ -153,20 +161,6 @@ class Reporter(cp_model.CpSolverSolutionCallback):
         self._lock = threading.Lock()
         self.objective = float(initial_objective)
         self.bound = float(initial_bound)
-        self.stopped = False
-        self._solver: cp_model.CpSolver | None = None
-
-    def attach(self, solver: cp_model.CpSolver) -> None:
-        """The solver that :meth:`stop` stops (set before its search starts)."""
-        self._solver = solver
-
-    def stop(self) -> None:
-        """Stop the search, from any thread. A stop that comes before the search has started
-        is repeated at the search's first callback. Takes no lock (it is called while
-        another search's callback holds its own)."""
-        self.stopped = True
-        if self._solver is not None:
-            self._solver.stop_search()
 
     def on_solution_callback(self) -> None:
         with self._lock:
@@ -174,16 +168,12 @@ class Reporter(cp_model.CpSolverSolutionCallback):
             self.bound = min(self.bound, self.BestObjectiveBound())
             if self._emit is not None:
                 self._emit(self.objective, self.bound)
-        if self.stopped:
-            self.stop()
 
     def on_bound(self, bound: float) -> None:
         with self._lock:
             self.bound = min(self.bound, bound)
             if self._emit is not None:
                 self._emit(self.objective, self.bound)
-        if self.stopped:
-            self.stop()
 
 
 def _build(
@@ -191,6 +181,8 @@ def _build(
     starts: dict[str, tuple[np.ndarray, np.ndarray]],
     *,
     with_assumptions: bool,
+    exact: set[str] | None = None,
+    offset: int = 0,
 ) -> _Model:
     model = cp_model.CpModel()
     d = problem.n_nights
@@ -205,9 +197,16 @@ def _build(
     # Half-night runs that no pin or same-nights link ties to a given half are placed per
     # night: which half they take does not matter to anyone else, and choosing it in the
     # model multiplied equivalent solutions (measured: proofs several times slower).
-    exact = {pin.run for pin in problem.pins} | {
-        r for link in problem.links if link.kind == "same_nights" for r in (link.first, link.second)
-    }
+    exact = (
+        (exact or set())
+        | {pin.run for pin in problem.pins}
+        | {
+            r
+            for link in problem.links
+            if link.kind == "same_nights"
+            for r in (link.first, link.second)
+        }
+    )
     half_cover: dict[str, dict[int, list[cp_model.IntVar]]] = {
         t.name: {} for t in problem.telescopes
     }
@@ -375,7 +374,7 @@ def _build(
                 model.add(v == 0)
     for k, ys in block_terms.items():
         model.add(sum(ys) <= plan.total_rate[k] * free_k[k])
-    model.maximize(sum(c * v for v, c in objective))
+    model.maximize(sum(c * v for v, c in objective) + offset)
     if with_assumptions:
         model.add_assumptions([model.get_bool_var_from_proto_index(i) for i in mdl.assumptions])
     return mdl

@@ -1,10 +1,11 @@
 """Solve a long-term problem with CP-SAT: the public entry point :func:`solve_cpsat`.
 
 The model (variables, constraints, objective) is in :mod:`.cpmodel`. Telescopes that no link
-ties together are independent problems, and a part tied by a single same-nights pair may be
-solved as cases (:mod:`.decompose`). All are solved side by side: the largest
-with every worker, the others with one search each, each until it is proven optimal or the
-time limit (a case that cannot beat the other is stopped). The greedy schedule is computed
+ties together are independent problems, and a part whose groups of telescopes a single
+same-nights pair ties together may be split there, its leaf solved once per common start of
+the pair (:mod:`.decompose`). All are solved side by side: the largest with every worker,
+the others with one search each, each until it is proven optimal or the time limit (a leaf's
+cases until half the time left; its center waits for them). The greedy schedule is computed
 first and hints each problem. The parts' VM placements are merged
 and :func:`.improve.finish` ends the solve (fill and swap pass, SM hours delivered night by
 night); the greedy schedule is kept instead if it scores higher (``SolveInfo.winner``), so
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from scheduling.engine.longterm.cpmodel import Part, Reporter, solve_part
-from scheduling.engine.longterm.decompose import cases, split
+from scheduling.engine.longterm.decompose import Tabulated, leaf_values, split, tabulate
 from scheduling.engine.longterm.feasibility import (
     VMOption,
     check_pins,
@@ -54,6 +55,10 @@ ONE_WORKER: dict[str, object] = {"linearization_level": 2}
 300-run period: one telescope proven in 5-11 s on one core, against 11-14 s on two cores by
 the two-worker portfolio)."""
 
+LEAF_SHARE = 0.5
+"""A leaf's cases get at most this share of the time left; its center, which waits for them,
+gets the rest (single-telescope leaves are usually proven in seconds)."""
+
 IMPROVE_SHARE, IMPROVE_MAX_S = 0.05, 10.0
 """The improvement pass gets this share of the time limit, at most this many seconds."""
 
@@ -87,45 +92,71 @@ def solve_cpsat(
         raise ScheduleConflict(conflicts)
     improve_s = min(IMPROVE_MAX_S, IMPROVE_SHARE * time_limit_s)
     greedy = solve_greedy(problem, improve_s=improve_s)
-    # Every part is solved as one or more alternative cases (see :func:`cases`), each case
-    # as independent sub-problems; all sub-problems of all parts form one flat pool.
-    parts = [cases(q) for q in split(problem)]
-    subs: list[Problem] = []
-    labels: list[str] = []
-    layout: list[list[list[int]]] = []  # part -> case -> indices into subs
-    for alternatives in parts:
-        layout.append([])
-        for case in alternatives:
-            layout[-1].append(list(range(len(subs), len(subs) + len(case.problems))))
-            subs.extend(case.problems)
-            labels.extend([case.label] * len(case.problems))
-    sub_options = [vm_options(q) for q in subs]
-    hints = [_restrict(greedy, q, o) for q, o in zip(subs, sub_options, strict=True)]
-    board = _Board(progress, t0, layout, [_trivial_bound(q) for q in subs])
+    # Every part is one sub-problem, or a leaf's cases and a center (see :func:`tabulate`);
+    # all sub-problems of all parts form one flat pool.
+    jobs: list[_Job] = []
+    plans: list[list[int]] = []  # part -> its jobs (a tabulated part: leaves, then center)
+    for q in split(problem):
+        plan = tabulate(q)
+        if isinstance(plan, Problem):
+            plans.append([len(jobs)])
+            jobs.append(_Job(plan, ""))
+            continue
+        first = len(jobs)
+        for slot, leaf in plan.leaves:
+            case = "left out" if slot is None else f"on slot {slot}"
+            jobs.append(_Job(leaf, f"{plan.label}: leaf, pair {case}"))
+        jobs.append(_Job(plan.center, f"{plan.label}: center", plan))
+        plans.append(list(range(first, len(jobs))))
+    sub_options = [vm_options(j.problem) for j in jobs]
+    hints = [_restrict(greedy, j.problem, o) for j, o in zip(jobs, sub_options, strict=True)]
+    trivial = [_trivial_bound(j.problem) for j in jobs]
+    initial: list[float] = list(trivial)
+    for plan_jobs in plans:
+        if len(plan_jobs) > 1:  # a center's bound includes its leaf's best
+            initial[plan_jobs[-1]] += max(initial[i] for i in plan_jobs[:-1])
+    board = _Board(progress, t0, plans, initial)
     deadline = t0 + time_limit_s - improve_s
     # The largest sub-problem (by feasible VM starts: typically telescopes tied by links) gets
     # every worker, the others one search each; all run at once, each until it is proven or
     # the deadline, so one proven early leaves its core to the rest and none waits for a
     # turn or has its share of the time guessed (CP-SAT releases the GIL while it searches).
+    # A center waits for its leaf's cases, which get at most half the time left.
     sizes = [sum(len(o.starts) for o in opts.values()) for opts in sub_options]
-    largest = max(range(len(subs)), key=lambda i: sizes[i])
+    largest = max(range(len(jobs)), key=lambda i: sizes[i])
+    leaf_deadline = time.perf_counter() + LEAF_SHARE * (deadline - time.perf_counter())
 
-    def solve(i: int) -> Part:
+    def solve(i: int, leaves: list[Future[Part]]) -> Part:
         full = i == largest
+        job, hint = jobs[i], hints[i]
+        values: dict[str, dict[int, int]] = {}
+        offset = 0
+        if job.tabulated is not None:
+            table, offset = leaf_values(job.tabulated.leaves, [_leaf_objective(f) for f in leaves])
+            values = {job.tabulated.run: table}
+            hint = _without(hint, job.tabulated.run, set(table))
+        is_leaf = bool(job.label) and job.tabulated is None
         return solve_part(
-            subs[i],
-            hints[i],
+            job.problem,
+            hint,
             board.reporter(i),
-            time_limit_s=max(0.1, deadline - time.perf_counter()),
+            time_limit_s=max(0.1, (leaf_deadline if is_leaf else deadline) - time.perf_counter()),
             num_workers=num_workers if full else 1,
             random_seed=random_seed,
             subsolvers=SUBSOLVERS if full else (),
             parameters=None if full else ONE_WORKER,
             log=log,
+            start_values=values,
+            offset=offset,
         )
 
-    with ThreadPoolExecutor(max_workers=len(subs)) as pool:
-        results = list(pool.map(solve, range(len(subs))))
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures: list[Future[Part]] = []
+        for plan_jobs in plans:  # a part's leaves are submitted before its center
+            for i in plan_jobs:
+                waits = [futures[j] for j in plan_jobs[:-1]] if jobs[i].tabulated else []
+                futures.append(pool.submit(solve, i, waits))
+        results = [f.result() for f in futures]
     # the best bound CP-SAT reported during the search (or the trivial bound) stands in for
     # a search stopped before its first solution, and tightens the final one of a search
     # stopped early (measured: weaker than the bound it had reported)
@@ -133,7 +164,7 @@ def solve_cpsat(
         int(b) if p.bound is None else min(p.bound, int(b))
         for p, b in zip(results, board.bounds, strict=True)
     ]
-    merged = [_merge(part_cases, results, bounds_of, hints) for part_cases in layout]
+    merged = [_merge(jobs, plan_jobs, results, bounds_of, trivial, greedy) for plan_jobs in plans]
     vm_starts = {r: slot for m in merged for r, slot in m.vm_starts.items()}
     statuses = {m.status for m in merged}
     status = (
@@ -153,8 +184,8 @@ def solve_cpsat(
         cpsat_objective=None if None in objectives else sum(_known(o) for o in objectives),
         model_size=_sum_sizes(results),
         parts=tuple(
-            _part_info(q, replace(p, bound=b), label)
-            for q, p, b, label in zip(subs, results, bounds_of, labels, strict=True)
+            _part_info(j.problem, replace(p, bound=b), j.label)
+            for j, p, b in zip(jobs, results, bounds_of, strict=True)
         ),
         sm_model_hours=sum(m.sm_hours for m in merged),
     )
@@ -186,10 +217,22 @@ def _known(value: int | None) -> int:
 
 
 @dataclass(frozen=True)
+class _Job:
+    """One sub-problem of the pool: a part, a case of a leaf, or a center (``tabulated``)."""
+
+    problem: Problem
+    label: str
+    tabulated: Tabulated | None = None
+
+
+def _leaf_objective(leaf: Future[Part]) -> int | None:
+    return leaf.result().objective
+
+
+@dataclass(frozen=True)
 class _Merged:
-    """One part's result: the best case's schedule (the greedy hint's if no case has a
-    schedule of every sub-problem), objective and SM hours, and the part's bound (the best
-    case bound)."""
+    """One part's result: its schedule (the greedy hint's if CP-SAT found none), objective,
+    bound and SM hours."""
 
     vm_starts: dict[str, int]
     objective: int | None
@@ -199,31 +242,61 @@ class _Merged:
 
 
 def _merge(
-    part_cases: list[list[int]], results: list[Part], bounds: list[int], hints: list[Solution]
+    jobs: list[_Job],
+    plan_jobs: list[int],
+    results: list[Part],
+    bounds: list[int],
+    trivial: list[int],
+    greedy: Solution,
 ) -> _Merged:
-    """The best case of one part. The part is OPTIMAL when that case's sub-problems are all
-    proven and no other case's bound exceeds its objective (a case stopped early because it
-    could not win counts through its bound)."""
-    scores = {
-        k: sum(_known(results[i].objective) for i in case)
-        for k, case in enumerate(part_cases)
-        if all(results[i].vm_starts is not None for i in case)
-    }
-    case_bounds = [sum(bounds[i] for i in case) for case in part_cases]
-    bound = max(case_bounds)
-    if not scores:
-        starts = {r: s for case in part_cases for i in case for r, s in hints[i].vm_starts.items()}
+    """One part's result (the greedy schedule's if CP-SAT found none). A tabulated part's
+    schedule is the center's with the leaf's case for the start the center chose; its bound
+    the center's plus the most a leaf case's bound exceeds its objective (the value the
+    center was given); it is OPTIMAL when the center and every leaf case are."""
+    center = results[plan_jobs[-1]]
+    tabulated = jobs[plan_jobs[-1]].tabulated
+    if center.vm_starts is None:
+        runs = {r.id for i in plan_jobs for r in jobs[i].problem.runs}
+        starts = {r: s for r, s in greedy.vm_starts.items() if r in runs}
+        bound = _part_bound(plan_jobs, results, bounds, trivial)
         return _Merged(starts, None, bound, 0.0, "UNKNOWN")
-    best = max(scores, key=lambda k: scores[k])
-    chosen = [results[i] for i in part_cases[best]]
-    proven = all(p.status == "OPTIMAL" for p in chosen) and max(case_bounds) <= scores[best]
+    if tabulated is None:
+        return _Merged(
+            center.vm_starts, center.objective, bounds[plan_jobs[0]], center.sm_hours, center.status
+        )
+    chosen = center.vm_starts.get(tabulated.run)
+    k = next(k for k, (slot, _) in enumerate(tabulated.leaves) if slot == chosen)
+    leaf = results[plan_jobs[k]]
+    proven = all(results[i].status == "OPTIMAL" for i in plan_jobs)
     return _Merged(
-        {r: s for p in chosen for r, s in (p.vm_starts or {}).items()},
-        scores[best],
-        bound,
-        sum(p.sm_hours for p in chosen),
+        {**center.vm_starts, **(leaf.vm_starts or {})},
+        center.objective,
+        _part_bound(plan_jobs, results, bounds, trivial),
+        center.sm_hours + leaf.sm_hours,
         "OPTIMAL" if proven else "FEASIBLE",
     )
+
+
+def _part_bound(
+    plan_jobs: list[int], results: list[Part], bounds: list[int], trivial: list[int]
+) -> int:
+    """A tabulated part's bound: the center's (which counted each leaf case at its objective)
+    plus the most any leaf case could still gain; a leaf case without a schedule (counted as
+    zero or forbidden) leaves the center's trivial bound plus the best leaf bound."""
+    *leaves, center = plan_jobs
+    if not leaves:
+        return bounds[center]
+    if any(results[i].objective is None for i in leaves):
+        return trivial[center] + max(bounds[i] for i in leaves)
+    return bounds[center] + max(bounds[i] - _known(results[i].objective) for i in leaves)
+
+
+def _without(hint: Solution, run: str, allowed: set[int]) -> Solution:
+    """``hint`` without ``run``'s start unless it is one of ``allowed``."""
+    if hint.vm_starts.get(run, -1) in allowed:
+        return hint
+    starts = {r: s for r, s in hint.vm_starts.items() if r != run}
+    return replace(hint, vm_starts=starts)
 
 
 def _restrict(solution: Solution, part: Problem, options: dict[str, VMOption]) -> Solution:
@@ -276,55 +349,37 @@ def _trivial_bound(problem: Problem) -> int:
 
 class _Board:
     """Best objective and bound of every sub-problem, added up into one progress report for
-    the whole problem: per part, the best case (sub-problems not solved yet count with a
-    trivial bound)."""
+    the whole problem: per part, its last sub-problem's (a tabulated part's center counts its
+    leaf; before it starts, its objective is zero and its bound trivial)."""
 
     def __init__(
         self,
         progress: ProgressCallback | None,
         t0: float,
-        layout: list[list[list[int]]],
+        plans: list[list[int]],
         bounds: list[float],
     ) -> None:
         self._progress = progress
         self._t0 = t0
-        self._layout = layout
+        self._last = [plan_jobs[-1] for plan_jobs in plans]
         self._lock = threading.Lock()
         self.objectives = [0.0] * len(bounds)
         self.bounds = list(bounds)
-        self._reporters: dict[int, Reporter] = {}
-        self._part_of = {i: part for part in layout for case in part for i in case}
 
     def total(self) -> tuple[float, float]:
-        """(objective, bound) of the whole problem: per part, the best case's."""
-        objective = bound = 0.0
-        for part_cases in self._layout:
-            objective += max(sum(self.objectives[i] for i in case) for case in part_cases)
-            bound += max(sum(self.bounds[i] for i in case) for case in part_cases)
-        return objective, bound
+        """(objective, bound) of the whole problem."""
+        return (
+            sum(self.objectives[i] for i in self._last),
+            sum(self.bounds[i] for i in self._last),
+        )
 
     def reporter(self, i: int) -> Reporter:
         def emit(objective: float, bound: float) -> None:
             with self._lock:
                 self.objectives[i] = max(self.objectives[i], objective)
                 self.bounds[i] = min(self.bounds[i], bound)
-                self._stop_losing_cases(self._part_of[i])
                 if self._progress is not None:
                     total = self.total()
                     self._progress(Progress(*total, time.perf_counter() - self._t0))
 
-        self._reporters[i] = Reporter(emit, self.objectives[i], self.bounds[i])
-        return self._reporters[i]
-
-    def _stop_losing_cases(self, part_cases: list[list[int]]) -> None:
-        """Stop the searches of every case whose bound is below another case's objective
-        (a sub-problem without a schedule yet counts zero: its objective is >= 0)."""
-        if len(part_cases) < 2:
-            return
-        scores = [sum(self.objectives[i] for i in case) for case in part_cases]
-        for k, case in enumerate(part_cases):
-            others = max(x for j, x in enumerate(scores) if j != k)
-            if sum(self.bounds[i] for i in case) < others:
-                for i in case:
-                    if i in self._reporters:
-                        self._reporters[i].stop()
+        return Reporter(emit, self.objectives[i], self.bounds[i])

@@ -1,9 +1,9 @@
-"""Independent parts of a long-term problem, and the cases a part splits into.
+"""Independent parts of a long-term problem, and the split of a part at a same-nights pair.
 
-Telescopes that no link ties together are independent problems (:func:`split`); a part tied
-only by one same-nights pair with a single common start is solved as two cases, the pair placed
-or left out, each of independent problems (:func:`cases`). :mod:`.cpsat` solves them all in
-one flat pool and keeps each part's best case.
+Telescopes that no link ties together are independent problems (:func:`split`); a part whose
+two groups of telescopes are tied only by one same-nights pair with few common starts is split
+there (:func:`tabulate`): the smaller group (the leaf) is solved once per common start, the
+other once with the leaf's values. :mod:`.cpsat` solves them all in one flat pool.
 """
 
 from __future__ import annotations
@@ -35,62 +35,99 @@ def split(problem: Problem) -> list[Problem]:
     return [telescopes(problem, names) for names in groups]
 
 
-CASE_LIMIT = 2
-"""A same-nights pair is split by cases only if this makes at most this many cases (its
-runs share at most ``CASE_LIMIT - 1`` feasible starts): each case solves every group of the
-part once more."""
+LEAF_CASE_LIMIT = 11
+"""A same-nights pair is tabulated only if its leaf is solved at most this many times (its
+runs share at most ``LEAF_CASE_LIMIT - 1`` feasible starts). Measured on the 300-run period of
+generator seed 3 (UT2 tied to UT3 by a pair with 21 common starts and to UT4 by one with 9):
+the joint three-telescope model was proven in 37-75 s (six runs, two workers); UT4 tabulated
+(ten one-telescope solves) and UT2+UT3 solved once with its values, the part in 33-49 s
+(greedy and the other telescope included)."""
 
 
 @dataclass(frozen=True)
-class Case:
-    """One alternative way to solve a part: independent problems, and what the case decided
-    (empty when the part is not split)."""
+class Tabulated:
+    """A part split at a same-nights pair that alone ties a *leaf* group of telescopes to the
+    rest (the *center*).
 
+    The leaf depends on the center only through the start of its run of the pair, so it is
+    solved once per common start of the pair (its run pinned there) and once without the pair;
+    the center is then solved once, its run of the pair restricted to the common starts, each
+    start worth the leaf's optimum there (:func:`leaf_values`). The center's optimum is the
+    part's, and its schedule with the leaf's schedule for the chosen start is the part's
+    schedule."""
+
+    center: Problem
+    run: str  # the center's run of the pair
+    leaves: tuple[tuple[int | None, Problem], ...]  # its start (None: pair left out), leaf
     label: str
-    problems: tuple[Problem, ...]
 
 
-def cases(part: Problem) -> list[Case]:
-    """The alternative ways to solve ``part``, each as independent problems.
+def leaf_values(
+    leaves: tuple[tuple[int | None, Problem], ...], objectives: list[int | None]
+) -> tuple[dict[int, int], int]:
+    """The center's extra value per start of its run of the pair (the leaf's objective there
+    less the leaf's without the pair) and the constant the center's objective adds (the
+    leaf's without the pair). A case the leaf found no schedule for is left out (a start) or
+    counts zero (without the pair: the empty schedule)."""
+    out = next((o for (slot, _), o in zip(leaves, objectives, strict=True) if slot is None), 0)
+    out = out or 0
+    values = {
+        slot: o - out
+        for (slot, _), o in zip(leaves, objectives, strict=True)
+        if slot is not None and o is not None
+    }
+    return values, out
 
-    Usually one case, the part itself. But when one same-nights pair alone ties two groups of
-    telescopes (no other link between them, no other link on its runs, no pin in the part:
-    so that every case is feasible), and its runs share few feasible starts (see
-    :data:`CASE_LIMIT`), the part splits into cases: the pair pinned on each common start,
-    or both runs left out (made impossible). In each case the two groups are independent;
-    the part's optimum is the best case's. CP-SAT does not split a joint model by itself:
-    measured on the 300-run benchmark period of generator seed 1 (UT3 and UT4 tied by two
-    5-night runs with one common start), the joint model was not proven in 55 s, the two
-    cases (four one-telescope problems) in 14-51 s, the other two telescopes alongside
-    (load average 3-5).
+
+def tabulate(part: Problem) -> Problem | Tabulated:
+    """``part`` itself, or split at a same-nights pair (see :class:`Tabulated`).
+
+    A pair qualifies when its link is the only one between its two groups of telescopes,
+    its runs have no other link, the part has no pin (so that every leaf case is feasible),
+    and the leaf is solved at most :data:`LEAF_CASE_LIMIT` times. Of two qualifying pairs the
+    cheaper is taken: fewest leaf solves times the leaf's feasible VM starts. The leaf is the
+    group with fewer feasible VM starts.
+
+    This replaces solving a pair by cases (both groups solved once with the pair on each
+    common start and once without): the leaf alone is solved per case, the center once.
     """
     if part.pins:
-        return [Case("", (part,))]
+        return part
     options = vm_options(part)
     degree: dict[str, int] = {}
     for link in part.links:
         for r in (link.first, link.second):
             degree[r] = degree.get(r, 0) + 1
+    best: tuple[int, Tabulated] | None = None
     for link in part.links:
         if link.kind != "same_nights" or degree[link.first] + degree[link.second] != 2:
             continue
         common = _common_starts(options, link)
-        groups = _groups(part, tuple(x for x in part.links if x is not link))
-        if len(groups) != 2 or len(common) + 1 > CASE_LIMIT:
+        rest = tuple(x for x in part.links if x is not link)
+        groups = _groups(part, rest)
+        if len(groups) != 2 or len(common) + 1 > LEAF_CASE_LIMIT:
             continue
-        out = []
+        sizes = [
+            sum(len(o.starts) for o in options.values() if o.run.telescope in g) for g in groups
+        ]
+        leaf, center = (groups[0], groups[1]) if sizes[0] <= sizes[1] else (groups[1], groups[0])
+        leaf_run, center_run = (
+            (link.first, link.second)
+            if part.run(link.first).telescope in leaf
+            else (link.second, link.first)
+        )
+        unlinked = replace_runs(part, {}, rest)
+        cases: list[tuple[int | None, Problem]] = []
         for s in common:
-            when = part.dates[s // 2]
-            pins = (Pin(link.first, when, bool(s % 2)), Pin(link.second, when, bool(s % 2)))
-            pinned = replace_runs(part, {}, tuple(x for x in part.links if x is not link), pins)
-            label = f"{link.describe()} on slot {s}"
-            out.append(Case(label, tuple(telescopes(pinned, names) for names in groups)))
-        never = {r: _never(part, part.run(r)) for r in (link.first, link.second)}
-        without = replace_runs(part, never, tuple(x for x in part.links if x is not link))
-        label = f"{link.describe()} left out"
-        out.append(Case(label, tuple(telescopes(without, names) for names in groups)))
-        return out
-    return [Case("", (part,))]
+            pin = Pin(leaf_run, part.dates[s // 2], bool(s % 2))
+            cases.append((s, telescopes(replace_runs(part, {}, rest, (pin,)), leaf)))
+        without = replace_runs(part, {leaf_run: _never(part, part.run(leaf_run))}, rest)
+        cases.append((None, telescopes(without, leaf)))
+        cost = len(cases) * min(sizes)
+        if best is None or cost < best[0]:
+            tab = Tabulated(telescopes(unlinked, center), center_run, tuple(cases), link.describe())
+            best = (cost, tab)
+    return part if best is None else best[1]
 
 
 def _common_starts(options: dict[str, VMOption], link: Link) -> list[int]:

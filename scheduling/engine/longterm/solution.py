@@ -54,7 +54,7 @@ class PartInfo(TypedDict):
     """One independent part of a CP-SAT solve (see :attr:`SolveInfo.parts`)."""
 
     telescopes: str  # comma-separated names
-    case: str  # what a case of a split part decided (see decompose.cases), else empty
+    case: str  # a tabulated part's leaf case or center (see decompose.tabulate), else empty
     status: str
     wall_s: float
     objective: int

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from scheduling.engine.longterm.checker import check_solution
+from scheduling.engine.longterm.cpmodel import Reporter, solve_part
 from scheduling.engine.longterm.cpsat import solve_cpsat
-from scheduling.engine.longterm.decompose import split
+from scheduling.engine.longterm.decompose import LEAF_CASE_LIMIT, Tabulated, split, tabulate
 from scheduling.engine.longterm.greedy import solve_greedy
 from scheduling.engine.longterm.problem import Link, Pin, ProblemError, ScheduleConflict
-from tests.engine.longterm.builders import day, days, nights_of, problem, telescope, vm
+from tests.engine.longterm.builders import day, days, nights_of, problem, sm, telescope, vm
 
 SOLVERS = {"greedy": solve_greedy, "cpsat": partial(solve_cpsat, time_limit_s=10)}
 
@@ -203,21 +204,80 @@ def _pair_problem(pair_class: str):
 
 
 @pytest.mark.parametrize(("pair_class", "pair_placed"), [("A", True), ("C", False)])
-def test_a_same_nights_pair_with_one_common_start_is_solved_by_cases(pair_class, pair_placed):
+def test_a_same_nights_pair_with_one_common_start_is_tabulated(pair_class, pair_placed):
     # given two telescopes tied only by a pair with a single common start, in conflict with
     # a B run on UT1: an A pair wins over it, a C pair loses
     p = _pair_problem(pair_class)
     # when
     s = solve_cpsat(p, time_limit_s=10)
-    # then: one case with the pair on its start, one without; the better one is kept, proven
+    # then: UT2 (the leaf) is solved with the pair on its start and without it, UT1 once
     assert check_solution(p, s) == []
-    cases = {x["case"] for x in s.info.parts}
-    assert len(cases) == 2 and all(cases)
+    cases = sorted(x["case"] for x in s.info.parts)
+    assert [c.split(": ")[1] for c in cases] == [
+        "center",
+        "leaf, pair left out",
+        "leaf, pair on slot 4",
+    ]
     assert s.info.status == "OPTIMAL"
     assert ("a" in s.vm_starts) is pair_placed
     assert ("b" in s.vm_starts) is pair_placed
     assert ("long" in s.vm_starts) is not pair_placed
     assert s.info.objective >= solve_greedy(p).info.objective
+
+
+def _chain_problem(seed: int):
+    """UT1 - UT2 - UT3 chained by two same-nights pairs with several common starts each,
+    busy telescopes (random VM and SM runs) so that where the pairs go matters."""
+    rng = np.random.default_rng(seed)
+    n = 14
+    names = ("UT1", "UT2", "UT3")
+    tels = [telescope(t, n=n, technical=(13,)) for t in names]
+    runs = []
+    for t in names:
+        for k in range(6):
+            runs.append(
+                vm(
+                    f"{t}-{k}",
+                    float(rng.choice([0.5, 1.0, 2.0, 3.0])),
+                    n=n,
+                    telescope=t,
+                    rank_class=str(rng.choice(["A", "B", "C"])),
+                    grade=float(rng.uniform(1, 4)),
+                    visible=rng.uniform(2, 10, n),
+                    preferred=days(*rng.choice(n, 2, replace=False).tolist()),
+                    impossible=days(*rng.choice(n, 4, replace=False).tolist()),
+                )
+            )
+        runs.append(sm(f"{t}-sm", 12.0, n=n, telescope=t, visible=rng.uniform(0, 10, n)))
+    pair = partial(vm, rank_class="A", grade=1.5, n=n)
+    runs += [
+        pair("a", 2, telescope="UT1", impossible=days(0, 1, 2, 3)),
+        pair("b", 2, telescope="UT2", impossible=days(9, 10, 11, 12, 13)),
+        pair("c", 1, telescope="UT2", impossible=days(0, 1, 2, 3, 4, 5)),
+        pair("d", 1, telescope="UT3"),
+    ]
+    links = (Link("a", "b", "same_nights"), Link("c", "d", "same_nights"))
+    return problem(runs, n=n, telescopes=tels, links=links)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_tabulated_chain_reaches_the_joint_models_optimum(seed):
+    # given three telescopes chained by two pairs, each with several common starts
+    p = _chain_problem(seed)
+    (part,) = split(p)
+    plan = tabulate(part)
+    assert isinstance(plan, Tabulated) and 2 < len(plan.leaves) <= LEAF_CASE_LIMIT
+    # when solved with one telescope tabulated, and as one joint model
+    s = solve_cpsat(p, time_limit_s=30)
+    joint = solve_part(
+        p, None, Reporter(None, 0, 10**18), time_limit_s=30, num_workers=2, random_seed=0
+    )
+    # then both are proven and agree on the optimum; the schedule holds every constraint
+    assert joint.status == "OPTIMAL" and s.info.status == "OPTIMAL"
+    assert s.info.cpsat_objective == joint.objective
+    assert check_solution(p, s) == []
+    assert s.vm_starts.get("a") == s.vm_starts.get("b")
+    assert s.vm_starts.get("c") == s.vm_starts.get("d")
 
 
 def test_a_same_nights_pair_without_common_start_ties_nothing():
