@@ -19,8 +19,9 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from scheduling.engine.longterm import pool
 from scheduling.engine.longterm.cpmodel import Part, Reporter, solve_part
-from scheduling.engine.longterm.decompose import Tabulated, leaf_values, split, tabulate
+from scheduling.engine.longterm.decompose import split
 from scheduling.engine.longterm.feasibility import (
     VMOption,
     check_pins,
@@ -92,55 +93,43 @@ def solve_cpsat(
         raise ScheduleConflict(conflicts)
     improve_s = min(IMPROVE_MAX_S, IMPROVE_SHARE * time_limit_s)
     greedy = solve_greedy(problem, improve_s=improve_s)
-    # Every part is one sub-problem, or a leaf's cases and a center (see :func:`tabulate`);
-    # all sub-problems of all parts form one flat pool.
-    jobs: list[_Job] = []
-    plans: list[list[int]] = []  # part -> its jobs (a tabulated part: leaves, then center)
-    for q in split(problem):
-        plan = tabulate(q)
-        if isinstance(plan, Problem):
-            plans.append([len(jobs)])
-            jobs.append(_Job(plan, ""))
-            continue
-        first = len(jobs)
-        for slot, leaf in plan.leaves:
-            case = "left out" if slot is None else f"on slot {slot}"
-            jobs.append(_Job(leaf, f"{plan.label}: leaf, pair {case}"))
-        jobs.append(_Job(plan.center, f"{plan.label}: center", plan))
-        plans.append(list(range(first, len(jobs))))
+    # Every part is one sub-problem, or a leaf's cases and a center, itself planned the same
+    # way (see :mod:`.pool`); all sub-problems of all parts form one flat pool.
+    jobs, roots = pool.plan(split(problem))
     sub_options = [vm_options(j.problem) for j in jobs]
     hints = [_restrict(greedy, j.problem, o) for j, o in zip(jobs, sub_options, strict=True)]
     trivial = [_trivial_bound(j.problem) for j in jobs]
-    initial: list[float] = list(trivial)
-    for plan_jobs in plans:
-        if len(plan_jobs) > 1:  # a center's bound includes its leaf's best
-            initial[plan_jobs[-1]] += max(initial[i] for i in plan_jobs[:-1])
-    board = _Board(progress, t0, plans, initial)
+    initial: list[float] = []
+    for j in jobs:  # a job's bound includes its tables' best cases (jobs before it)
+        best = sum(max(initial[k] for _, k in t.cases) for t in j.tables)
+        initial.append(trivial[len(initial)] + best)
+    board = _Board(progress, t0, roots, initial)
     deadline = t0 + time_limit_s - improve_s
-    # The largest sub-problem (by feasible VM starts: typically telescopes tied by links) gets
-    # every worker, the others one search each; all run at once, each until it is proven or
-    # the deadline, so one proven early leaves its core to the rest and none waits for a
-    # turn or has its share of the time guessed (CP-SAT releases the GIL while it searches).
-    # A center waits for its leaf's cases, which get at most half the time left.
+    # The largest sub-problem that is not a leaf case (by feasible VM starts: typically
+    # telescopes tied by links) gets every worker, the others one search each; all run at
+    # once, each until it is proven or the deadline, so one proven early leaves its core to
+    # the rest and none waits for a turn or has its share of the time guessed (CP-SAT
+    # releases the GIL while it searches).
+    # A job waits for the leaf cases of its tables; a leaf case gets at most half the time
+    # left when it starts.
     sizes = [sum(len(o.starts) for o in opts.values()) for opts in sub_options]
-    largest = max(range(len(jobs)), key=lambda i: sizes[i])
-    leaf_deadline = time.perf_counter() + LEAF_SHARE * (deadline - time.perf_counter())
+    largest = max((i for i, j in enumerate(jobs) if not j.leaf), key=lambda i: sizes[i])
 
-    def solve(i: int, leaves: list[Future[Part]]) -> Part:
+    def solve(i: int, waits: list[Future[Part]]) -> Part:
         full = i == largest
         job, hint = jobs[i], hints[i]
-        values: dict[str, dict[int, int]] = {}
-        offset = 0
-        if job.tabulated is not None:
-            table, offset = leaf_values(job.tabulated.leaves, [_leaf_objective(f) for f in leaves])
-            values = {job.tabulated.run: table}
-            hint = _without(hint, job.tabulated.run, set(table))
-        is_leaf = bool(job.label) and job.tabulated is None
+        done = {k: f.result().objective for k, f in zip(job.waits_for(), waits, strict=True)}
+        objectives = [done.get(k) for k in range(len(jobs))]
+        values, offset = pool.values(job, objectives)
+        for run, table in values.items():
+            hint = _without(hint, run, set(table))
+        now = time.perf_counter()
+        end = now + LEAF_SHARE * (deadline - now) if job.leaf else deadline
         return solve_part(
             job.problem,
             hint,
             board.reporter(i),
-            time_limit_s=max(0.1, (leaf_deadline if is_leaf else deadline) - time.perf_counter()),
+            time_limit_s=max(0.1, end - now),
             num_workers=num_workers if full else 1,
             random_seed=random_seed,
             subsolvers=SUBSOLVERS if full else (),
@@ -150,12 +139,10 @@ def solve_cpsat(
             offset=offset,
         )
 
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=len(jobs)) as executor:
         futures: list[Future[Part]] = []
-        for plan_jobs in plans:  # a part's leaves are submitted before its center
-            for i in plan_jobs:
-                waits = [futures[j] for j in plan_jobs[:-1]] if jobs[i].tabulated else []
-                futures.append(pool.submit(solve, i, waits))
+        for i, job in enumerate(jobs):  # every job after those it waits for
+            futures.append(executor.submit(solve, i, [futures[k] for k in job.waits_for()]))
         results = [f.result() for f in futures]
     # the best bound CP-SAT reported during the search (or the trivial bound) stands in for
     # a search stopped before its first solution, and tightens the final one of a search
@@ -164,7 +151,7 @@ def solve_cpsat(
         int(b) if p.bound is None else min(p.bound, int(b))
         for p, b in zip(results, board.bounds, strict=True)
     ]
-    merged = [_merge(jobs, plan_jobs, results, bounds_of, trivial, greedy) for plan_jobs in plans]
+    merged = [_merge(jobs, root, results, bounds_of, trivial, greedy) for root in roots]
     vm_starts = {r: slot for m in merged for r, slot in m.vm_starts.items()}
     statuses = {m.status for m in merged}
     status = (
@@ -217,19 +204,6 @@ def _known(value: int | None) -> int:
 
 
 @dataclass(frozen=True)
-class _Job:
-    """One sub-problem of the pool: a part, a case of a leaf, or a center (``tabulated``)."""
-
-    problem: Problem
-    label: str
-    tabulated: Tabulated | None = None
-
-
-def _leaf_objective(leaf: Future[Part]) -> int | None:
-    return leaf.result().objective
-
-
-@dataclass(frozen=True)
 class _Merged:
     """One part's result: its schedule (the greedy hint's if CP-SAT found none), objective,
     bound and SM hours."""
@@ -242,53 +216,25 @@ class _Merged:
 
 
 def _merge(
-    jobs: list[_Job],
-    plan_jobs: list[int],
+    jobs: list[pool.Job],
+    root: int,
     results: list[Part],
     bounds: list[int],
     trivial: list[int],
     greedy: Solution,
 ) -> _Merged:
-    """One part's result (the greedy schedule's if CP-SAT found none). A tabulated part's
-    schedule is the center's with the leaf's case for the start the center chose; its bound
-    the center's plus the most a leaf case's bound exceeds its objective (the value the
-    center was given); it is OPTIMAL when the center and every leaf case are."""
-    center = results[plan_jobs[-1]]
-    tabulated = jobs[plan_jobs[-1]].tabulated
-    if center.vm_starts is None:
-        runs = {r.id for i in plan_jobs for r in jobs[i].problem.runs}
+    """The result of the part solved by job ``root`` (with the jobs it waits for): OPTIMAL
+    when every one of them is proven."""
+    members = pool.subtree(jobs, root)
+    bound = pool.upper_bound(jobs, results, bounds, trivial, root)
+    if results[root].vm_starts is None:
+        runs = {r.id for j in members for r in jobs[j].problem.runs}
         starts = {r: s for r, s in greedy.vm_starts.items() if r in runs}
-        bound = _part_bound(plan_jobs, results, bounds, trivial)
         return _Merged(starts, None, bound, 0.0, "UNKNOWN")
-    if tabulated is None:
-        return _Merged(
-            center.vm_starts, center.objective, bounds[plan_jobs[0]], center.sm_hours, center.status
-        )
-    chosen = center.vm_starts.get(tabulated.run)
-    k = next(k for k, (slot, _) in enumerate(tabulated.leaves) if slot == chosen)
-    leaf = results[plan_jobs[k]]
-    proven = all(results[i].status == "OPTIMAL" for i in plan_jobs)
-    return _Merged(
-        {**center.vm_starts, **(leaf.vm_starts or {})},
-        center.objective,
-        _part_bound(plan_jobs, results, bounds, trivial),
-        center.sm_hours + leaf.sm_hours,
-        "OPTIMAL" if proven else "FEASIBLE",
-    )
-
-
-def _part_bound(
-    plan_jobs: list[int], results: list[Part], bounds: list[int], trivial: list[int]
-) -> int:
-    """A tabulated part's bound: the center's (which counted each leaf case at its objective)
-    plus the most any leaf case could still gain; a leaf case without a schedule (counted as
-    zero or forbidden) leaves the center's trivial bound plus the best leaf bound."""
-    *leaves, center = plan_jobs
-    if not leaves:
-        return bounds[center]
-    if any(results[i].objective is None for i in leaves):
-        return trivial[center] + max(bounds[i] for i in leaves)
-    return bounds[center] + max(bounds[i] - _known(results[i].objective) for i in leaves)
+    starts, sm_hours = pool.schedule(jobs, results, root)
+    proven = all(results[j].status == "OPTIMAL" for j in members)
+    status = "OPTIMAL" if proven else "FEASIBLE"
+    return _Merged(starts, results[root].objective, bound, sm_hours, status)
 
 
 def _without(hint: Solution, run: str, allowed: set[int]) -> Solution:
@@ -349,19 +295,19 @@ def _trivial_bound(problem: Problem) -> int:
 
 class _Board:
     """Best objective and bound of every sub-problem, added up into one progress report for
-    the whole problem: per part, its last sub-problem's (a tabulated part's center counts its
-    leaf; before it starts, its objective is zero and its bound trivial)."""
+    the whole problem: per part, its root job's (which counts the cases of its tables; before
+    it starts, its objective is zero and its bound trivial plus its tables' best)."""
 
     def __init__(
         self,
         progress: ProgressCallback | None,
         t0: float,
-        plans: list[list[int]],
+        roots: list[int],
         bounds: list[float],
     ) -> None:
         self._progress = progress
         self._t0 = t0
-        self._last = [plan_jobs[-1] for plan_jobs in plans]
+        self._last = roots
         self._lock = threading.Lock()
         self.objectives = [0.0] * len(bounds)
         self.bounds = list(bounds)

@@ -35,13 +35,15 @@ def split(problem: Problem) -> list[Problem]:
     return [telescopes(problem, names) for names in groups]
 
 
-LEAF_CASE_LIMIT = 11
+LEAF_CASE_LIMIT = 25
 """A same-nights pair is tabulated only if its leaf is solved at most this many times (its
-runs share at most ``LEAF_CASE_LIMIT - 1`` feasible starts). Measured on the 300-run period of
-generator seed 3 (UT2 tied to UT3 by a pair with 21 common starts and to UT4 by one with 9):
-the joint three-telescope model was proven in 37-75 s (six runs, two workers); UT4 tabulated
-(ten one-telescope solves) and UT2+UT3 solved once with its values, the part in 33-49 s
-(greedy and the other telescope included)."""
+runs share at most ``LEAF_CASE_LIMIT - 1`` feasible starts)."""
+
+LEAF_MAX_STARTS = 4000
+"""... and only if the leaf has at most this many feasible VM starts: a problem solved once per
+case must be one CP-SAT proves in seconds. On the benchmark, a telescope of the 183-night
+period has 1,700-2,800 (one-telescope cases proven in 1-20 s), one of the 365-night years
+5,000-12,000 (not proven in 180 s)."""
 
 
 @dataclass(frozen=True)
@@ -63,17 +65,17 @@ class Tabulated:
 
 
 def leaf_values(
-    leaves: tuple[tuple[int | None, Problem], ...], objectives: list[int | None]
+    slots: list[int | None], objectives: list[int | None]
 ) -> tuple[dict[int, int], int]:
-    """The center's extra value per start of its run of the pair (the leaf's objective there
-    less the leaf's without the pair) and the constant the center's objective adds (the
-    leaf's without the pair). A case the leaf found no schedule for is left out (a start) or
-    counts zero (without the pair: the empty schedule)."""
-    out = next((o for (slot, _), o in zip(leaves, objectives, strict=True) if slot is None), 0)
-    out = out or 0
+    """The center's extra value per start of its run of the pair (the leaf's objective with
+    the pair there less the leaf's without the pair) and the constant the center's objective
+    adds (the leaf's without the pair), from the leaf's cases (their start slots, ``None``:
+    without the pair, and objectives). A case the leaf found no schedule for is left out (a
+    start) or counts zero (without the pair: the empty schedule)."""
+    out = next((o for slot, o in zip(slots, objectives, strict=True) if slot is None), 0) or 0
     values = {
         slot: o - out
-        for (slot, _), o in zip(leaves, objectives, strict=True)
+        for slot, o in zip(slots, objectives, strict=True)
         if slot is not None and o is not None
     }
     return values, out
@@ -84,12 +86,17 @@ def tabulate(part: Problem) -> Problem | Tabulated:
 
     A pair qualifies when its link is the only one between its two groups of telescopes,
     its runs have no other link, the part has no pin (so that every leaf case is feasible),
-    and the leaf is solved at most :data:`LEAF_CASE_LIMIT` times. Of two qualifying pairs the
-    cheaper is taken: fewest leaf solves times the leaf's feasible VM starts. The leaf is the
-    group with fewer feasible VM starts.
+    the leaf is solved at most :data:`LEAF_CASE_LIMIT` times and is small
+    (:data:`LEAF_MAX_STARTS`). The leaf is the group with fewer runs; of several qualifying
+    pairs the cheapest is taken (leaf solves times the leaf's runs). The center may be
+    tabulated again (a chain of telescopes, link by link).
 
-    This replaces solving a pair by cases (both groups solved once with the pair on each
-    common start and once without): the leaf alone is solved per case, the center once.
+    Measured on the 300-run period of generator seed 3 (UT2 tied to UT3 by a pair with 21
+    common starts and to UT4 by one with 9): the joint three-telescope model was proven in
+    37-75 s (six runs, two workers); UT4 tabulated (10 one-telescope cases, 4-14 s each) with
+    UT2+UT3 solved once, in 23-46 s, once not in 56 s (that two-telescope model alone: 8-42 s);
+    UT2's cases cost 1-2 s each, UT3's 6-21 s: the group with fewer runs (UT2 70, UT3 83), not
+    the one with fewer feasible starts (UT2 2,816, UT3 2,563), is the cheaper leaf.
     """
     if part.pins:
         return part
@@ -107,10 +114,11 @@ def tabulate(part: Problem) -> Problem | Tabulated:
         groups = _groups(part, rest)
         if len(groups) != 2 or len(common) + 1 > LEAF_CASE_LIMIT:
             continue
-        sizes = [
-            sum(len(o.starts) for o in options.values() if o.run.telescope in g) for g in groups
-        ]
-        leaf, center = (groups[0], groups[1]) if sizes[0] <= sizes[1] else (groups[1], groups[0])
+        runs = [sum(r.telescope in g for r in part.runs) for g in groups]
+        leaf, center = (groups[0], groups[1]) if runs[0] <= runs[1] else (groups[1], groups[0])
+        starts = sum(len(o.starts) for o in options.values() if o.run.telescope in leaf)
+        if starts > LEAF_MAX_STARTS:
+            continue
         leaf_run, center_run = (
             (link.first, link.second)
             if part.run(link.first).telescope in leaf
@@ -123,7 +131,7 @@ def tabulate(part: Problem) -> Problem | Tabulated:
             cases.append((s, telescopes(replace_runs(part, {}, rest, (pin,)), leaf)))
         without = replace_runs(part, {leaf_run: _never(part, part.run(leaf_run))}, rest)
         cases.append((None, telescopes(without, leaf)))
-        cost = len(cases) * min(sizes)
+        cost = len(cases) * min(runs)
         if best is None or cost < best[0]:
             tab = Tabulated(telescopes(unlinked, center), center_run, tuple(cases), link.describe())
             best = (cost, tab)

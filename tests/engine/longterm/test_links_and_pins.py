@@ -5,6 +5,7 @@ from functools import partial
 import numpy as np
 import pytest
 
+from scheduling.engine.longterm import pool
 from scheduling.engine.longterm.checker import check_solution
 from scheduling.engine.longterm.cpmodel import Reporter, solve_part
 from scheduling.engine.longterm.cpsat import solve_cpsat
@@ -225,16 +226,17 @@ def test_a_same_nights_pair_with_one_common_start_is_tabulated(pair_class, pair_
     assert s.info.objective >= solve_greedy(p).info.objective
 
 
-def _chain_problem(seed: int):
+def _chain_problem(seed: int, middle_runs: int = 6, with_sm: bool = True):
     """UT1 - UT2 - UT3 chained by two same-nights pairs with several common starts each,
-    busy telescopes (random VM and SM runs) so that where the pairs go matters."""
+    busy telescopes (random VM runs, ``middle_runs`` on UT2 and 6 on the others, and an SM run
+    each if ``with_sm``) so that where the pairs go matters."""
     rng = np.random.default_rng(seed)
     n = 14
     names = ("UT1", "UT2", "UT3")
     tels = [telescope(t, n=n, technical=(13,)) for t in names]
     runs = []
     for t in names:
-        for k in range(6):
+        for k in range(middle_runs if t == "UT2" else 6):
             runs.append(
                 vm(
                     f"{t}-{k}",
@@ -248,7 +250,8 @@ def _chain_problem(seed: int):
                     impossible=days(*rng.choice(n, 4, replace=False).tolist()),
                 )
             )
-        runs.append(sm(f"{t}-sm", 12.0, n=n, telescope=t, visible=rng.uniform(0, 10, n)))
+        if with_sm:
+            runs.append(sm(f"{t}-sm", 12.0, n=n, telescope=t, visible=rng.uniform(0, 10, n)))
     pair = partial(vm, rank_class="A", grade=1.5, n=n)
     runs += [
         pair("a", 2, telescope="UT1", impossible=days(0, 1, 2, 3)),
@@ -260,14 +263,27 @@ def _chain_problem(seed: int):
     return problem(runs, n=n, telescopes=tels, links=links)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_a_tabulated_chain_reaches_the_joint_models_optimum(seed):
+@pytest.mark.parametrize(
+    ("seed", "middle_runs", "with_sm"),
+    [(0, 6, True), (1, 6, False), (2, 2, True), (3, 2, False)],
+)
+def test_a_tabulated_chain_reaches_the_joint_models_optimum(seed, middle_runs, with_sm):
     # given three telescopes chained by two pairs, each with several common starts
-    p = _chain_problem(seed)
+    p = _chain_problem(seed, middle_runs, with_sm)
     (part,) = split(p)
     plan = tabulate(part)
     assert isinstance(plan, Tabulated) and 2 < len(plan.leaves) <= LEAF_CASE_LIMIT
-    # when solved with one telescope tabulated, and as one joint model
+    # (busy ends: both are leaves, UT2 the root with two tables; a quiet middle: one end is
+    # a leaf, then UT2 is, each of its cases with the first leaf's table, the other end the
+    # root)
+    jobs, roots = pool.plan([part])
+    root = [t.name for t in jobs[roots[0]].problem.telescopes]
+    nested = {t.name for j in jobs if j.leaf and j.tables for t in j.problem.telescopes}
+    if middle_runs == 6:
+        assert (root, nested) == (["UT2"], set())
+    else:
+        assert root in (["UT1"], ["UT3"]) and nested == {"UT2"}
+    # when solved tabulated, and as one joint model
     s = solve_cpsat(p, time_limit_s=30)
     joint = solve_part(
         p, None, Reporter(None, 0, 10**18), time_limit_s=30, num_workers=2, random_seed=0
@@ -278,6 +294,8 @@ def test_a_tabulated_chain_reaches_the_joint_models_optimum(seed):
     assert check_solution(p, s) == []
     assert s.vm_starts.get("a") == s.vm_starts.get("b")
     assert s.vm_starts.get("c") == s.vm_starts.get("d")
+    if not with_sm:  # the schedule put together from the cases is worth the optimum itself
+        assert (s.info.objective, s.info.improvement) == (joint.objective, 0)
 
 
 def test_a_same_nights_pair_without_common_start_ties_nothing():
