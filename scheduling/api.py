@@ -1,7 +1,8 @@
 """Long-term schedule REST API (under /api/v1/schedule/), staff only: start a period's solve
-job, follow its progress, cancel it, read the schedule versions it stored, pin VM runs (and
-remove pins); staff read the visitors' arrival list. The one team endpoint: a VM run's travel
-request (``runs/{id}/travel/``), with an ETag and If-Match as the proposals API has them.
+job, follow its progress, cancel it, read the schedule versions it stored, pin VM runs and
+link them (and remove pins and links); staff read the visitors' arrival list. The one team
+endpoint: a VM run's travel request (``runs/{id}/travel/``), with an ETag and If-Match as the
+proposals API has them.
 
 Same conventions as the review API (``proposals.review.api``): every operation refuses anyone
 but staff with 403 before anything is looked up; an input serializer checks shape, then
@@ -27,7 +28,9 @@ from scheduling import pins, selectors, services, travel
 from scheduling.models import (
     JobProgress,
     LeftOut,
+    LinkKind,
     Placement,
+    RunLink,
     RunPin,
     ScheduleJob,
     ScheduleVersion,
@@ -168,6 +171,62 @@ class PinInput(serializers.Serializer[Any]):
     )
 
 
+class LinkedRunSerializer(serializers.ModelSerializer[ObservingRun]):
+    name = serializers.CharField(source="__str__", help_text='e.g. "119.C-0001(A)"')
+    telescope = serializers.CharField(source="telescope.name")
+    instrument = serializers.CharField(source="instrument.name")
+
+    class Meta:
+        model = ObservingRun
+        fields = ["id", "name", "telescope", "instrument"]
+
+
+class LinkSerializer(serializers.ModelSerializer[RunLink]):
+    first = LinkedRunSerializer()
+    second = LinkedRunSerializer()
+    description = serializers.SerializerMethodField(
+        help_text="The link in the scheduler's words, e.g. \"link 120.C-0003(A) 3..6 nights "
+        'after 120.C-0001(A)"'
+    )
+
+    class Meta:
+        model = RunLink
+        fields = ["id", "first", "second", "kind", "min_days", "max_days", "ordered", "description"]
+
+    def get_description(self, row: RunLink) -> str:
+        return pins.describe_link(row)
+
+
+class LinkInput(serializers.Serializer[Any]):
+    first = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, help_text="The id of an approved VM run of the period"
+    )
+    second = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, help_text="The id of another approved VM run"
+    )
+    kind = serializers.ChoiceField(
+        choices=LinkKind.choices,
+        help_text="same_nights: the same nights on two telescopes; apart: starts some days apart",
+    )
+    min_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=10_000,
+        help_text="apart: at least this many nights between the starts",
+    )
+    max_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=10_000,
+        help_text="apart: at most this many nights between the starts",
+    )
+    ordered = serializers.BooleanField(
+        default=True, help_text="apart: the second run starts after the first (else either way)"
+    )
+
+
 class VersionDetailSerializer(VersionSerializer):
     statistics = serializers.JSONField(
         help_text="Requested vs scheduled hours per rank class and RA bin, pressure, the solve"
@@ -259,6 +318,37 @@ class SchedulePeriodViewSet(viewsets.GenericViewSet[Period]):
         code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
         return Response(PinSerializer(pins.period_pins(period.pk).get(pk=pin.pk)).data, code)
 
+    @extend_schema(methods=["GET"], responses={200: LinkSerializer(many=True), **STAFF_READ_ERRORS})
+    @extend_schema(
+        methods=["POST"], request=LinkInput, responses={201: LinkSerializer, **WRITE_ERRORS}
+    )
+    @action(detail=True, methods=["get", "post"])
+    def links(self, request: Request, number: str) -> Response:
+        """GET: the links between the period's VM runs. POST: link two VM runs (201): on the
+        same nights of two telescopes, or their starts some nights apart; the next solve
+        schedules both or neither. 400 naming the runs, nothing stored, when the link cannot
+        hold: not approved VM runs of the period, one run twice, bounds that make no sense,
+        runs already linked, no pair of nights on which both fit."""
+        if request.method == "GET":
+            period, _ = self._period(request, number, "read the links")
+            return Response(LinkSerializer(pins.period_links(period.pk), many=True).data)
+        period, actor = self._period(request, number, "link runs")
+        data = LinkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        link = pins.link_add(
+            period_id=period.pk,
+            first_id=values["first"],
+            second_id=values["second"],
+            kind=values["kind"],
+            min_days=values.get("min_days"),
+            max_days=values.get("max_days"),
+            ordered=values["ordered"],
+            actor=actor,
+        )
+        found = pins.period_links(period.pk).get(pk=link.pk)
+        return Response(LinkSerializer(found).data, status=status.HTTP_201_CREATED)
+
 
 class PinViewSet(viewsets.GenericViewSet[RunPin]):
     """A pin of a VM run (staff): remove it."""
@@ -277,6 +367,26 @@ class PinViewSet(viewsets.GenericViewSet[RunPin]):
         if pk is None or not RunPin.objects.filter(pk=pk).exists():
             raise NotFound("No such pin.")
         pins.pin_remove(pin_id=pk, actor=actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LinkViewSet(viewsets.GenericViewSet[RunLink]):
+    """A link between two VM runs (staff): remove it."""
+
+    lookup_url_kwarg = "link_id"
+    lookup_value_regex = ID
+    serializer_class = LinkSerializer
+    queryset = RunLink.objects.none()  # for the schema; ``destroy`` looks the link up itself
+
+    @extend_schema(request=None, responses={204: None, **STAFF_READ_ERRORS, 409: ERROR})
+    def destroy(self, request: Request, link_id: str) -> Response:
+        """Remove the link: the next solve places the runs independently (409 if it is gone
+        already)."""
+        actor = _staff_only(request, "remove links")
+        pk = _pk(link_id)
+        if pk is None or not RunLink.objects.filter(pk=pk).exists():
+            raise NotFound("No such link.")
+        pins.link_remove(link_id=pk, actor=actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -511,3 +621,4 @@ def register(router: Any) -> None:
     router.register("schedule/jobs", JobViewSet, basename="schedule-job")
     router.register("schedule/versions", VersionViewSet, basename="schedule-version")
     router.register("schedule/pins", PinViewSet, basename="schedule-pin")
+    router.register("schedule/links", LinkViewSet, basename="schedule-link")

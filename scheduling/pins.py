@@ -62,7 +62,14 @@ def period_links(period_id: int) -> QuerySet[RunLink]:
     """The links of the period's runs (by their first run's period, as the adapter reads them)."""
     return (
         RunLink.objects.filter(first__proposal__period_id=period_id)
-        .select_related("first__proposal", "second__proposal")
+        .select_related(
+            "first__proposal",
+            "first__telescope",
+            "first__instrument",
+            "second__proposal",
+            "second__telescope",
+            "second__instrument",
+        )
         .order_by("pk")
     )
 

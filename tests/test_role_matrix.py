@@ -629,6 +629,13 @@ ROUTER: dict[str, dict[str, E]] = {
         POST:                        E(401,   403, 403, 403,  403,  403, 400)},
     "schedule/pins/<pin_id>/": {
         DELETE:                      E(401,   403, 403, 403,  403,  403, 404)},
+    # Links between the period's VM runs: staff only (an empty body names no run: 400); the
+    # world has no link (removing an unknown one: 404).
+    "schedule/periods/<number>/links/": {
+        GET:                         E(401,   403, 403, 403,  403,  403, 200),
+        POST:                        E(401,   403, 403, 403,  403,  403, 400)},
+    "schedule/links/<link_id>/": {
+        DELETE:                      E(401,   403, 403, 403,  403,  403, 404)},
     # A VM run's travel request, for its team (403 for staff not on it): the world's run has
     # none filed (GET 404), an empty body is refused for its shape (400).
     "schedule/runs/<run_id>/travel/": {

@@ -181,6 +181,7 @@ SPECTACULAR_SETTINGS = {
         "OBStatusEnum": "observations.models.OBStatus",
         "ProposalCategoryEnum": "proposals.models.Category",
         "ArchiveCategoryEnum": "archive.models.Category",
+        "LinkKindEnum": "scheduling.models.LinkKind",
     },
 }
 

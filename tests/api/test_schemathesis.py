@@ -74,6 +74,8 @@ from proposals.review.models import (
 )
 from scheduling.models import (
     JobStatus,
+    LinkKind,
+    RunLink,
     RunNight,
     RunPin,
     ScheduleJob,
@@ -125,6 +127,8 @@ SCHEDULE_VERSION_ID = 7851
 APPROVED_ID = 7099
 TRAVEL_RUN_ID = 7299
 PIN_ID = 7871  # staff's pin of that run
+LINKED_RUN_ID = 7298  # another approved VM run of that proposal
+LINK_ID = 7872  # staff's link of the two runs
 # Phase 2: the PI's approved proposal with an approved SM run whose tree has a root
 # folder, a group and an OB with a template; a FORS2 template signature of an old instrument
 # package version (not the current one, which the fixtures' signatures make).
@@ -191,6 +195,7 @@ CONFIG = schemathesis.Config.from_dict(
             "path.job_id": SCHEDULE_JOB_ID,
             "path.version_id": SCHEDULE_VERSION_ID,
             "path.pin_id": PIN_ID,
+            "path.link_id": LINK_ID,
             "path.phase2_run_id": PHASE2_RUN_ID,
             "path.container_id": PHASE2_ROOT_ID,
             "path.ob_id": PHASE2_OB_ID,
@@ -333,8 +338,8 @@ def seed_schedule(period: Period) -> ScheduleVersion:
 
 
 def seed_travel(period: Period, pi: User, version: ScheduleVersion) -> None:
-    """The PI's approved VM run with two accepted nights a month ahead, its travel request and
-    a pin of it."""
+    """The PI's approved VM run with two accepted nights a month ahead, its travel request, a
+    pin of it and a link to another approved VM run."""
     proposal = complete_proposal(id=APPROVED_ID, pi=pi, period=period, title="Seeded approved")
     run = RunFactory.create(id=TRAVEL_RUN_ID, proposal=proposal, letter="V", mode="VM", nights=2)
     Proposal.objects.filter(pk=APPROVED_ID).update(
@@ -352,6 +357,11 @@ def seed_travel(period: Period, pi: User, version: ScheduleVersion) -> None:
         departure=first + dt.timedelta(days=2),
     )
     RunPin.objects.create(id=PIN_ID, run=run, start=first)
+    other = RunFactory.create(id=LINKED_RUN_ID, proposal=proposal, letter="W", mode="VM", nights=1)
+    RunDecision.objects.create(run=other, approved=True, allocated_nights=1)
+    RunLink.objects.create(
+        id=LINK_ID, first=run, second=other, kind=LinkKind.APART, min_days=2, max_days=9
+    )
 
 
 def seed_phase2(period: Period, pi: User) -> None:

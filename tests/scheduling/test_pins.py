@@ -398,3 +398,49 @@ def test_a_refused_link_is_shown_on_the_period_page(world: World, staff: User) -
     assert page.status_code == 200
     assert "120.C-0001(A) and 120.C-0003(A) are both on UT1." in page.content.decode()
     assert not RunLink.objects.exists()
+
+
+def test_staff_link_two_runs_through_the_api_list_and_remove_the_link(
+    world: World, staff: User
+) -> None:
+    # given
+    api = bearer_client(staff)
+    url = f"/api/v1/schedule/periods/{world.period.number}/links/"
+    second = other_vm(world, 3)
+    body = {"first": world.vm.pk, "second": second.pk, "kind": "apart", "min_days": 3}
+    # when
+    added = api.post(url, {**body, "max_days": 6}, format="json")
+    listed = api.get(url)
+    removed = api.delete(f"/api/v1/schedule/links/{added.json()['id']}/")
+    again = api.delete(f"/api/v1/schedule/links/{added.json()['id']}/")
+    # then
+    assert added.status_code == 201, added.json()
+    text = "link 120.C-0003(A) 3..6 nights after 120.C-0001(A)"
+    assert added.json()["description"] == text
+    assert (added.json()["first"]["name"], added.json()["second"]["telescope"]) == (
+        "120.C-0001(A)",
+        second.telescope.name,
+    )
+    assert listed.json() == [added.json()]
+    assert (removed.status_code, again.status_code) == (204, 404)
+    events = ScheduleEvent.objects.filter(action__startswith="link").order_by("id")
+    assert [(e.action, e.note) for e in events] == [("link added", text), ("link removed", text)]
+
+
+def test_a_link_refused_through_the_api_names_the_runs_and_stores_nothing(
+    world: World, staff: User, astronomer: User
+) -> None:
+    # given
+    url = f"/api/v1/schedule/periods/{world.period.number}/links/"
+    body = {"first": world.vm.pk, "second": other_vm(world, 3).pk, "kind": "same_nights"}
+    # when
+    refused = bearer_client(staff).post(url, body, format="json")
+    shapeless = bearer_client(staff).post(url, {**body, "kind": "later"}, format="json")
+    foreign = bearer_client(astronomer).post(url, {**body, "kind": "apart"}, format="json")
+    # then
+    assert refused.status_code == 400
+    assert "120.C-0001(A) and 120.C-0003(A) are both on UT1." in str(refused.json())
+    assert shapeless.status_code == 400 and "kind" in shapeless.json()["errors"]
+    assert foreign.status_code == 403
+    assert not RunLink.objects.exists()
+    assert not ScheduleEvent.objects.filter(action__startswith="link").exists()
