@@ -435,7 +435,7 @@ def test_the_unique_constraint_refuses_a_second_running_visit_past_the_check(
     second = accepted_ob(phase2, phase2.root(phase2.sm), "second")
     telescope = phase2.sm.telescope_id
     night.visit_start(telescope_id=telescope, ob_id=first.pk, actor=operator)
-    monkeypatch.setattr(night, "_has_running_visit", lambda telescope_id: False)
+    monkeypatch.setattr(night.visits, "_has_running_visit", lambda telescope_id: False)
     before = snapshot()
     # when a second visit starts, then the database refuses it, as a 409 naming the running OB
     with pytest.raises(night.TelescopeBusy) as refused:
@@ -988,7 +988,7 @@ def test_two_concurrent_starts_on_one_telescope_one_is_refused(
 
 def test_a_time_outside_any_real_night_is_refused_not_a_crash() -> None:
     # A start near year 1 overflowed computing its night (a server error).
-    from observations.night import _when
+    from observations.night.base import _when
 
     with pytest.raises(InvalidInput) as refused:
         _when(dt.datetime(1, 1, 1, 0, 30, tzinfo=dt.UTC))
