@@ -6,7 +6,7 @@ from archive import api_search as archive_search_api
 from archive import api_upload as archive_upload_api
 from observations import api as phase2_api
 from proposals.api.views import PeriodViewSet, ProposalViewSet, TelescopeViewSet
-from proposals.review import api as review_api
+from proposals.review.api import views as review_api
 from scheduling import api as schedule_api
 from scheduling import api_nightops as night_api
 
