@@ -33,15 +33,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from proposals.review.optimiser import (
+from proposals.review.optimiser.checker import check_assignment
+from proposals.review.optimiser.greedy import greedy_assignment
+from proposals.review.optimiser.problem import (
     AssignmentProblem,
     AssignmentResult,
     Paper,
     Reviewer,
-    check_assignment,
-    greedy_assignment,
-    solve_assignment,
 )
+from proposals.review.optimiser.solve import solve_assignment
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "cosmology": (

@@ -17,7 +17,6 @@ from observations.services import root_folder
 from proposals.commands import UNSET, Maybe
 from proposals.models import Mode, ObservingRun, Period, Proposal, ProposalEvent, ProposalStatus
 from proposals.review import conflicts as cf
-from proposals.review import optimiser as opt
 from proposals.review.models import (
     Assignment,
     AssignmentRole,
@@ -36,6 +35,8 @@ from proposals.review.models import (
     ReviewStatus,
     RunDecision,
 )
+from proposals.review.optimiser import problem as opt
+from proposals.review.optimiser.solve import solve_assignment
 from proposals.rules import period_capacity
 from proposals.states import PROPOSAL_TRANSITIONS
 
@@ -457,7 +458,7 @@ def assignments_solve(*, period_id: int, actor: User, time_limit_s: float = 10.0
         )
     Assignment.objects.filter(proposal__period=period, by_hand=False).delete()
     for panel, problem, proposals in plans:
-        result = opt.solve_assignment(problem, time_limit_s=time_limit_s)
+        result = solve_assignment(problem, time_limit_s=time_limit_s)
         kept = problem.fixed
         Assignment.objects.bulk_create(
             [

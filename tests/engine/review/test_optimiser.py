@@ -12,16 +12,16 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from proposals.review.optimiser import (
+from proposals.review.optimiser.checker import check_assignment
+from proposals.review.optimiser.greedy import greedy_assignment
+from proposals.review.optimiser.problem import (
     AssignmentProblem,
     AssignmentResult,
     Paper,
     Reviewer,
-    check_assignment,
-    greedy_assignment,
-    solve_assignment,
     uncoverable,
 )
+from proposals.review.optimiser.solve import solve_assignment
 
 VOCAB = ("agn", "binaries", "clusters", "disks", "exoplanets", "galaxies", "lensing", "winds")
 
