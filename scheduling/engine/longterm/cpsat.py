@@ -122,8 +122,7 @@ def solve_cpsat(
         full = i == largest
         job, hint = jobs[i], hints[i]
         done = {k: f.result().objective for k, f in zip(job.waits_for(), waits, strict=True)}
-        objectives = [done.get(k) for k in range(len(jobs))]
-        values, offset = pool.values(job, objectives)
+        values, offset = pool.values(job, done)
         for run, table in values.items():
             hint = _without(hint, run, set(table))
         now = time.perf_counter()

@@ -53,10 +53,10 @@ class Tabulated:
 
     The leaf depends on the center only through the start of its run of the pair, so it is
     solved once per common start of the pair (its run pinned there) and once without the pair;
-    the center is then solved once, its run of the pair restricted to the common starts, each
-    start worth the leaf's optimum there (:func:`leaf_values`). The center's optimum is the
-    part's, and its schedule with the leaf's schedule for the chosen start is the part's
-    schedule."""
+    the center is then solved (or tabulated again), its run of the pair restricted to the
+    common starts, each start worth the leaf's optimum there (:func:`leaf_values`). The
+    center's optimum is the part's, and its schedule with the leaf's schedule for the chosen
+    start is the part's schedule."""
 
     center: Problem
     run: str  # the center's run of the pair

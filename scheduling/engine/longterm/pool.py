@@ -11,7 +11,7 @@ schedule is its root job's, with the chosen case of every table (:func:`schedule
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from scheduling.engine.longterm.cpmodel import Part
@@ -66,9 +66,9 @@ def _add(part: Problem, jobs: list[Job], tables: tuple[Table, ...], label: str) 
     return _add(split.center, jobs, (*rest, table), f"{split.label}: center")
 
 
-def values(job: Job, objectives: Sequence[int | None]) -> tuple[dict[str, dict[int, int]], int]:
+def values(job: Job, objectives: Mapping[int, int | None]) -> tuple[dict[str, dict[int, int]], int]:
     """What ``job``'s tables add to its objective: per run, the value of each start, and a
-    constant (``objectives`` by job index)."""
+    constant (``objectives``: of the jobs it waits for, by job index)."""
     out: dict[str, dict[int, int]] = {}
     offset = 0
     for table in job.tables:
